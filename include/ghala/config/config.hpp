@@ -1,0 +1,139 @@
+#pragma once
+// The configuration snapshot: an immutable value built from YAML, validated, and shared between
+// worker threads as std::shared_ptr<const Config>. A reload builds a whole new snapshot; requests
+// keep the snapshot they started with. See docs/config.md for every key.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ghala::config {
+
+using Millis = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+struct SocketAddress {
+  std::string host;  // literal IPv4 or IPv6 address (no brackets), or "localhost"
+  std::uint16_t port = 0;
+  std::string text;  // as written, for messages ("127.0.0.1:8080")
+};
+
+struct Listener {
+  SocketAddress address;
+  int backlog = 4096;
+};
+
+struct Limits {
+  std::uint32_t max_connections = 20000;    // client connections per process
+  std::uint32_t max_request_line = 8192;    // bytes; 414 beyond
+  std::uint32_t max_header_bytes = 32768;   // bytes of all request header lines; 431 beyond
+  std::uint32_t max_headers = 100;          // header fields; 431 beyond
+  std::uint64_t max_request_body = 64ull << 20;  // bytes; 413 beyond
+};
+
+struct Timeouts {
+  Millis header_read = 10s;          // first byte to end of request head; 408
+  Millis keepalive_idle = 60s;       // idle keep-alive connection; close
+  Millis body_read = 30s;            // gap between request body bytes; 408
+  Millis client_write_stall = 30s;   // no progress writing to the client; close
+  Millis shutdown_grace = 10s;       // SIGTERM: wait this long for in-flight requests
+};
+
+enum class AccessLogTarget { Off, Stdout, File };
+
+struct AccessLog {
+  AccessLogTarget target = AccessLogTarget::Stdout;
+  std::string path;  // when target == File
+};
+
+struct Admin {
+  std::optional<SocketAddress> listen;  // nullopt: no admin listener
+  std::string token;                    // bearer token for mutating endpoints; empty: reload only
+                                        // from loopback, purge off
+};
+
+enum class OriginKind { Http, Dir };
+enum class Balance { RoundRobin, LeastConn };
+
+struct UpstreamServer {
+  SocketAddress address;
+  std::uint32_t weight = 1;
+};
+
+struct Upstream {
+  std::string name;
+  OriginKind kind = OriginKind::Http;
+  std::vector<UpstreamServer> servers;  // kind == Http
+  std::string dir_root;                 // kind == Dir: absolute, canonical path
+  Balance balance = Balance::RoundRobin;
+  Millis connect_timeout = 3s;
+  Millis first_byte_timeout = 30s;  // request fully sent to first response byte; 504
+  Millis read_timeout = 30s;        // gap between response body bytes; abort
+  std::uint32_t keepalive_connections = 64;  // idle connections kept per worker per server
+  Millis keepalive_idle = 60s;               // idle pooled connection lifetime
+};
+
+enum class MatchKind { Prefix, Glob };
+
+enum class HostHeaderMode { Pass, Rewrite };
+
+struct Route {
+  std::string match;  // "/api/" (prefix) or "/img/*.jpg" (glob: * within a segment, ** across)
+  MatchKind kind = MatchKind::Prefix;
+  std::string upstream;              // upstream name
+  std::size_t upstream_index = 0;    // index into Config::upstreams, resolved at load
+  HostHeaderMode host_mode = HostHeaderMode::Pass;
+  std::string host_rewrite;          // when host_mode == Rewrite
+  // Later issues attach here: cache rules, transforms, blue/green/canary switch.
+};
+
+struct Site {
+  std::string name;
+  std::vector<std::string> hosts;  // lower-case host names, without port; "*.example.com" allowed
+  bool is_default = false;
+  std::vector<Route> routes;       // evaluated in order; the first that matches wins
+};
+
+struct Config {
+  std::string source;  // file path, or "<embedded>"
+  std::string hash;    // hex SHA-256 prefix of the YAML text, for metrics and logs
+  std::uint32_t workers = 0;  // 0 = number of CPU cores
+  std::vector<Listener> listeners;
+  Admin admin;
+  Limits limits;
+  Timeouts timeouts;
+  AccessLog access_log;
+  std::vector<Upstream> upstreams;
+  std::vector<Site> sites;
+  std::size_t default_site = 0;  // index into sites
+
+  const Upstream* find_upstream(std::string_view name) const;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+// One validation error, located in the YAML text.
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown
+  int col = 0;   // 1-based
+  std::string message;
+  std::string format() const;  // "file:line:col: message"
+};
+
+struct LoadResult {
+  ConfigPtr config;  // null when errors is not empty
+  std::vector<ConfigError> errors;
+};
+
+// Parses and validates. Relative paths in the config (dir origins, log files) resolve against
+// base_dir. Never throws.
+LoadResult load_string(std::string_view yaml, const std::string& source_name,
+                       const std::string& base_dir);
+LoadResult load_file(const std::string& path);
+
+}  // namespace ghala::config

@@ -1,0 +1,85 @@
+#pragma once
+// Structured access log: one JSON object per line per request. A shared Sink owns the file
+// descriptor (stdout or a file opened O_APPEND); each worker thread has its own Writer that
+// buffers lines and flushes them in large writes (on size, on a timer, at shutdown). reopen()
+// re-opens the file in place (dup2), so log rotation (SIGUSR1) needs no coordination with writers.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ghala/config/config.hpp"
+#include "ghala/core/result.hpp"
+
+namespace ghala::observe {
+
+struct AccessRecord {
+  double start_unix = 0;  // request start, seconds since the epoch (fractional)
+  std::string_view client_addr;
+  std::string_view method;
+  std::string_view host;
+  std::string_view target;  // path and query
+  int status = 0;
+  std::uint64_t bytes_sent = 0;      // to the client, head and body
+  std::uint64_t bytes_received = 0;  // from the client, head and body
+  double duration_s = 0;             // first request byte to last response byte
+  double upstream_connect_s = -1;    // -1: not applicable
+  double upstream_head_s = -1;       // request sent to response head received
+  std::string_view upstream_addr;    // "" when no upstream was used
+  int upstream_status = 0;           // 0 when no upstream response
+  std::string_view cache_status;     // RFC 9211 style; "" until the cache exists
+  std::string_view request_id;
+  std::string_view site;
+  std::string_view route;
+  std::string_view user_agent;
+  std::string_view referer;
+  std::string_view error;  // short cause when the request failed ("upstream_timeout", ...)
+};
+
+// Appends one JSON line (with '\n') for the record. Pure; strings are JSON-escaped.
+void format_access_record(const AccessRecord& r, std::string& out);
+
+class AccessLogSink {
+ public:
+  // target Off gives a sink that drops everything.
+  static Result<std::shared_ptr<AccessLogSink>> open(const config::AccessLog& cfg);
+  ~AccessLogSink();
+  AccessLogSink(const AccessLogSink&) = delete;
+  AccessLogSink& operator=(const AccessLogSink&) = delete;
+
+  bool enabled() const noexcept { return fd_ >= 0; }
+  // Writes whole lines; thread-safe (one write(2) per call, O_APPEND).
+  void write(std::string_view lines) noexcept;
+  // Re-opens the file at the same path (log rotation). No-op for stdout/off.
+  Status reopen();
+  const config::AccessLog& config() const noexcept { return cfg_; }
+
+ private:
+  AccessLogSink(config::AccessLog cfg, int fd) : cfg_(std::move(cfg)), fd_(fd) {}
+  config::AccessLog cfg_;
+  int fd_ = -1;
+};
+
+// Per worker thread; not thread-safe.
+class AccessLogWriter {
+ public:
+  explicit AccessLogWriter(std::shared_ptr<AccessLogSink> sink) : sink_(std::move(sink)) {}
+  ~AccessLogWriter() { flush(); }
+  void set_sink(std::shared_ptr<AccessLogSink> sink);  // on reload; flushes first
+  void log(const AccessRecord& r);  // flushes when the buffer passes kFlushBytes
+  void flush();                     // call from a periodic timer (e.g. every 200 ms)
+  bool enabled() const noexcept { return sink_ && sink_->enabled(); }
+
+  static constexpr std::size_t kFlushBytes = 32 * 1024;
+
+ private:
+  std::shared_ptr<AccessLogSink> sink_;
+  std::string buf_;
+};
+
+// A new request id: 32 lowercase hex characters from a fast per-thread generator seeded from
+// the OS. Not cryptographic; unique enough for correlation.
+std::string generate_request_id();
+
+}  // namespace ghala::observe

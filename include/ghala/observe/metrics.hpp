@@ -1,0 +1,92 @@
+#pragma once
+// Process-wide Prometheus metrics (prometheus-cpp registry). Every metric is listed in
+// docs/metrics.md. Hot-path updates go through handles resolved once (per route, per upstream),
+// never through a label lookup per request.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ghala/http/message.hpp"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace ghala::observe {
+
+enum class TimeoutKind {
+  HeaderRead,
+  BodyRead,
+  KeepaliveIdle,
+  ClientWriteStall,
+  UpstreamConnect,
+  UpstreamFirstByte,
+  UpstreamRead,
+  Shutdown,
+  kCount
+};
+std::string_view to_string(TimeoutKind k) noexcept;
+
+enum class UpstreamErrorKind {
+  ConnectRefused,
+  ConnectTimeout,
+  FirstByteTimeout,
+  ReadTimeout,
+  Reset,            // connection closed or reset before the response completed
+  InvalidResponse,  // unparseable response from the origin
+  NoServer,         // no usable server in the pool
+  kCount
+};
+std::string_view to_string(UpstreamErrorKind k) noexcept;
+
+enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
+std::string_view to_string(ParseErrorKind k) noexcept;
+
+// Per (site, route): requests by method and status class, and a duration histogram.
+class RouteMetrics {
+ public:
+  virtual ~RouteMetrics() = default;
+  virtual void observe(http::Method method, int status, double duration_seconds) noexcept = 0;
+};
+
+// Per upstream: latency to the response head, errors by kind.
+class UpstreamMetrics {
+ public:
+  virtual ~UpstreamMetrics() = default;
+  virtual void observe_latency(double seconds_to_head) noexcept = 0;
+  virtual void error(UpstreamErrorKind kind) noexcept = 0;
+};
+
+class Metrics {
+ public:
+  static Metrics& get();  // the process-wide instance
+
+  virtual ~Metrics() = default;
+  virtual prometheus::Registry& registry() = 0;
+  // Prometheus text exposition of the whole registry.
+  virtual std::string serialize() = 0;
+
+  // Handles are cached by label values and live as long as the process; cheap to call at config
+  // load, not meant for every request.
+  virtual std::shared_ptr<RouteMetrics> route(std::string_view site, std::string_view route) = 0;
+  virtual std::shared_ptr<UpstreamMetrics> upstream(std::string_view name) = 0;
+
+  virtual void connection_opened() noexcept = 0;
+  virtual void connection_closed() noexcept = 0;
+  virtual void connection_rejected() noexcept = 0;  // over limits.max_connections
+  virtual void bytes_from_clients(std::uint64_t n) noexcept = 0;
+  virtual void bytes_to_clients(std::uint64_t n) noexcept = 0;
+  virtual void bytes_from_upstreams(std::uint64_t n) noexcept = 0;
+  virtual void bytes_to_upstreams(std::uint64_t n) noexcept = 0;
+  virtual void timeout(TimeoutKind kind) noexcept = 0;
+  virtual void parse_error(ParseErrorKind kind) noexcept = 0;
+  // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
+  virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
+};
+
+}  // namespace ghala::observe
