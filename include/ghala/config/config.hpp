@@ -4,11 +4,14 @@
 // keep the snapshot they started with. See docs/config.md for every key.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ghala::config {
@@ -28,19 +31,19 @@ struct Listener {
 };
 
 struct Limits {
-  std::uint32_t max_connections = 20000;    // client connections per process
-  std::uint32_t max_request_line = 8192;    // bytes; 414 beyond
-  std::uint32_t max_header_bytes = 32768;   // bytes of all request header lines; 431 beyond
-  std::uint32_t max_headers = 100;          // header fields; 431 beyond
+  std::uint32_t max_connections = 20000;         // client connections per process
+  std::uint32_t max_request_line = 8192;         // bytes; 414 beyond
+  std::uint32_t max_header_bytes = 32768;        // bytes of all request header lines; 431 beyond
+  std::uint32_t max_headers = 100;               // header fields; 431 beyond
   std::uint64_t max_request_body = 64ull << 20;  // bytes; 413 beyond
 };
 
 struct Timeouts {
-  Millis header_read = 10s;          // first byte to end of request head; 408
-  Millis keepalive_idle = 60s;       // idle keep-alive connection; close
-  Millis body_read = 30s;            // gap between request body bytes; 408
-  Millis client_write_stall = 30s;   // no progress writing to the client; close
-  Millis shutdown_grace = 10s;       // SIGTERM: wait this long for in-flight requests
+  Millis header_read = 10s;         // first byte to end of request head; 408
+  Millis keepalive_idle = 60s;      // idle keep-alive connection; close
+  Millis body_read = 30s;           // gap between request body bytes; 408
+  Millis client_write_stall = 30s;  // no progress writing to the client; close
+  Millis shutdown_grace = 10s;      // SIGTERM: wait this long for in-flight requests
 };
 
 enum class AccessLogTarget { Off, Stdout, File };
@@ -71,8 +74,8 @@ struct Upstream {
   std::string dir_root;                 // kind == Dir: absolute, canonical path
   Balance balance = Balance::RoundRobin;
   Millis connect_timeout = 3s;
-  Millis first_byte_timeout = 30s;  // request fully sent to first response byte; 504
-  Millis read_timeout = 30s;        // gap between response body bytes; abort
+  Millis first_byte_timeout = 30s;           // request fully sent to first response byte; 504
+  Millis read_timeout = 30s;                 // gap between response body bytes; abort
   std::uint32_t keepalive_connections = 64;  // idle connections kept per worker per server
   Millis keepalive_idle = 60s;               // idle pooled connection lifetime
 };
@@ -84,10 +87,10 @@ enum class HostHeaderMode { Pass, Rewrite };
 struct Route {
   std::string match;  // "/api/" (prefix) or "/img/*.jpg" (glob: * within a segment, ** across)
   MatchKind kind = MatchKind::Prefix;
-  std::string upstream;              // upstream name
-  std::size_t upstream_index = 0;    // index into Config::upstreams, resolved at load
+  std::string upstream;            // upstream name
+  std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   HostHeaderMode host_mode = HostHeaderMode::Pass;
-  std::string host_rewrite;          // when host_mode == Rewrite
+  std::string host_rewrite;  // when host_mode == Rewrite
   // Later issues attach here: cache rules, transforms, blue/green/canary switch.
 };
 
@@ -95,12 +98,29 @@ struct Site {
   std::string name;
   std::vector<std::string> hosts;  // lower-case host names, without port; "*.example.com" allowed
   bool is_default = false;
-  std::vector<Route> routes;       // evaluated in order; the first that matches wins
+  std::vector<Route> routes;  // evaluated in order; the first that matches wins
+};
+
+// Host name -> site index, compiled by the loader (see build_host_index in router.hpp) so that
+// match_site costs a few hash lookups instead of a scan over every site's hosts.
+struct HostIndex {
+  // Transparent hashing: lookups take a std::string_view without building a std::string.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using Map = std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>>;
+
+  bool built = false;  // false: match_site falls back to a linear scan (hand-built configs)
+  Map exact;           // "www.example.com" -> site
+  Map wildcard;        // ".example.com" (from "*.example.com") -> site
 };
 
 struct Config {
-  std::string source;  // file path, or "<embedded>"
-  std::string hash;    // hex SHA-256 prefix of the YAML text, for metrics and logs
+  std::string source;         // file path, or "<embedded>"
+  std::string hash;           // hex SHA-256 prefix of the YAML text, for metrics and logs
   std::uint32_t workers = 0;  // 0 = number of CPU cores
   std::vector<Listener> listeners;
   Admin admin;
@@ -110,6 +130,7 @@ struct Config {
   std::vector<Upstream> upstreams;
   std::vector<Site> sites;
   std::size_t default_site = 0;  // index into sites
+  HostIndex host_index;          // derived from sites; rebuild after editing sites by hand
 
   const Upstream* find_upstream(std::string_view name) const;
 };
@@ -135,5 +156,10 @@ struct LoadResult {
 LoadResult load_string(std::string_view yaml, const std::string& source_name,
                        const std::string& base_dir);
 LoadResult load_file(const std::string& path);
+
+// What a hot reload from `running` to `next` cannot apply, one human-readable line per change
+// ("listener 127.0.0.1:8081 added", "workers 4 -> 8"). Empty: everything can be applied live.
+// Covers listeners (address and backlog), the worker count and the admin listen address.
+std::vector<std::string> restart_required_changes(const Config& running, const Config& next);
 
 }  // namespace ghala::config

@@ -1,0 +1,88 @@
+#pragma once
+// Shared helpers for the config module's tests: a self-deleting temporary directory and small
+// assertions over LoadResult errors.
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include "ghala/config/config.hpp"
+
+namespace ghala::config::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "ghala-config-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string mkdir(const std::string& name) const {
+    const auto p = std::filesystem::path(path_) / name;
+    std::filesystem::create_directories(p);
+    return p.string();
+  }
+  std::string write(const std::string& name, std::string_view text) const {
+    const auto p = std::filesystem::path(path_) / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+
+ private:
+  std::string path_;
+};
+
+// A valid config that needs nothing on disk; tests append or edit sections.
+inline constexpr std::string_view kMinimalYaml = R"(listen:
+  - 127.0.0.1:8080
+upstreams:
+  app:
+    servers: [http://127.0.0.1:9000]
+sites:
+  - name: main
+    routes:
+      - match: /
+        upstream: app
+)";
+
+inline std::string all_errors(const LoadResult& r) {
+  std::string out;
+  for (const ConfigError& e : r.errors) out.append(e.format()).append("\n");
+  return out;
+}
+
+inline LoadResult load(std::string_view yaml, const std::string& base_dir = "/") {
+  return load_string(yaml, "test.yaml", base_dir);
+}
+
+// True when some error is at `line` (1-based; 0 = any line) and contains `text`.
+inline bool has_error(const LoadResult& r, int line, std::string_view text) {
+  for (const ConfigError& e : r.errors) {
+    if ((line == 0 || e.line == line) && e.message.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Loads and expects failure with an error on `line` containing `text`.
+#define CHECK_LOAD_ERROR(yaml, line, text)                       \
+  do {                                                           \
+    const auto r_ = ::ghala::config::testing::load(yaml);        \
+    INFO("errors:\n", ::ghala::config::testing::all_errors(r_)); \
+    CHECK(r_.config == nullptr);                                 \
+    CHECK(::ghala::config::testing::has_error(r_, line, text));  \
+  } while (0)
+
+}  // namespace ghala::config::testing
