@@ -1,1 +1,536 @@
-// being written
+// Process-wide Prometheus metrics. docs/metrics.md lists every metric with its labels and meaning.
+//
+// Cost model, from hottest to coldest:
+//  - byte counters: updated on every socket read/write. Sharded relaxed atomics (see ByteCounters),
+//    folded into the prometheus counters when the registry is scraped.
+//  - per-request updates (RouteMetrics::observe, UpstreamMetrics): pre-resolved Counter* and
+//    Histogram* in a fixed table indexed by method slot and status class; no label lookup, no
+//    allocation, no lock of ours.
+//  - per-connection and per-event updates (connections, timeouts, parse errors): pre-resolved
+//    prometheus counters and gauges.
+//  - handle creation and config reloads: a mutex and label maps; called at config load only.
+//
+// prometheus-cpp throws on invalid names or labels. Every entry point that can reach such a
+// throw catches at this boundary and degrades to a no-op handle, so nothing escapes.
+
+#include "ghala/observe/metrics.hpp"
+
+#include <dirent.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "ghala/core/log.hpp"
+#include "ghala_build_config.h"
+
+namespace ghala::observe {
+
+std::string_view to_string(TimeoutKind k) noexcept {
+  switch (k) {
+    case TimeoutKind::HeaderRead:
+      return "header_read";
+    case TimeoutKind::BodyRead:
+      return "body_read";
+    case TimeoutKind::KeepaliveIdle:
+      return "keepalive_idle";
+    case TimeoutKind::ClientWriteStall:
+      return "client_write_stall";
+    case TimeoutKind::UpstreamConnect:
+      return "upstream_connect";
+    case TimeoutKind::UpstreamFirstByte:
+      return "upstream_first_byte";
+    case TimeoutKind::UpstreamRead:
+      return "upstream_read";
+    case TimeoutKind::Shutdown:
+      return "shutdown";
+    case TimeoutKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(UpstreamErrorKind k) noexcept {
+  switch (k) {
+    case UpstreamErrorKind::ConnectRefused:
+      return "connect_refused";
+    case UpstreamErrorKind::ConnectTimeout:
+      return "connect_timeout";
+    case UpstreamErrorKind::FirstByteTimeout:
+      return "first_byte_timeout";
+    case UpstreamErrorKind::ReadTimeout:
+      return "read_timeout";
+    case UpstreamErrorKind::Reset:
+      return "reset";
+    case UpstreamErrorKind::InvalidResponse:
+      return "invalid_response";
+    case UpstreamErrorKind::NoServer:
+      return "no_server";
+    case UpstreamErrorKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(ParseErrorKind k) noexcept {
+  switch (k) {
+    case ParseErrorKind::BadRequest:
+      return "bad_request";
+    case ParseErrorKind::UriTooLong:
+      return "uri_too_long";
+    case ParseErrorKind::HeadersTooLarge:
+      return "headers_too_large";
+    case ParseErrorKind::BodyTooLarge:
+      return "body_too_large";
+    case ParseErrorKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+
+constexpr std::size_t kMethodSlots = 8;
+constexpr std::size_t kStatusClasses = 5;
+constexpr std::array<const char*, kMethodSlots> kMethodLabels = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "other"};
+constexpr std::array<const char*, kStatusClasses> kStatusClassLabels = {"1xx", "2xx", "3xx", "4xx",
+                                                                        "5xx"};
+constexpr auto kTimeoutKinds = static_cast<std::size_t>(TimeoutKind::kCount);
+constexpr auto kParseErrorKinds = static_cast<std::size_t>(ParseErrorKind::kCount);
+constexpr auto kUpstreamErrorKinds = static_cast<std::size_t>(UpstreamErrorKind::kCount);
+
+std::size_t method_slot(http::Method m) noexcept {
+  switch (m) {
+    case http::Method::Get:
+      return 0;
+    case http::Method::Head:
+      return 1;
+    case http::Method::Post:
+      return 2;
+    case http::Method::Put:
+      return 3;
+    case http::Method::Delete:
+      return 4;
+    case http::Method::Options:
+      return 5;
+    case http::Method::Patch:
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+// A status outside 100..599 (0 when the connection died before any response) counts as 5xx: the
+// request failed from the client's point of view. docs/metrics.md says so.
+std::size_t status_slot(int status) noexcept {
+  if (status < 100 || status > 599) return kStatusClasses - 1;
+  return static_cast<std::size_t>(status / 100 - 1);
+}
+
+// Edge on slow links: sub-millisecond cache hits up to minute-long 2G downloads.
+const Histogram::BucketBoundaries& duration_buckets() {
+  static const Histogram::BucketBoundaries kBuckets = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60};
+  return kBuckets;
+}
+
+bool valid_seconds(double s) noexcept {
+  return std::isfinite(s) && s >= 0;
+}
+
+std::string compiler_string() {
+#if defined(__clang__)
+  return "clang " + std::to_string(__clang_major__) + "." + std::to_string(__clang_minor__) + "." +
+         std::to_string(__clang_patchlevel__);
+#elif defined(__GNUC__)
+  return "gcc " + std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+         std::to_string(__GNUC_PATCHLEVEL__);
+#else
+  return "unknown";
+#endif
+}
+
+// Byte counters are bumped on every socket read and write, from every worker thread. A
+// prometheus::Counter is an atomic<double> updated with a compare-exchange loop on one shared
+// cache line: under several busy workers that line ping-pongs between cores on every read.
+// Instead each thread adds to its own cache-line-sized shard with a relaxed fetch_add (no
+// contention, no fence, a few nanoseconds), and collect time sums the shards and adds the
+// difference to the real prometheus counters (fold()). Compared with per-thread buffers flushed by
+// a timer, nothing is lost or late: every byte counted before a scrape is in that scrape, and
+// threads that exit leave their counts behind in the shard.
+class ByteCounters {
+ public:
+  enum Index : std::size_t { kClientRx, kClientTx, kUpstreamRx, kUpstreamTx, kCount };
+
+  void add(Index i, std::uint64_t n) noexcept {
+    shards_[shard_index()].v[i].fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t sum(Index i) const noexcept {
+    std::uint64_t total = 0;
+    for (const Shard& s : shards_) total += s.v[i].load(std::memory_order_relaxed);
+    return total;
+  }
+
+ private:
+  static constexpr std::size_t kShards = 64;  // more threads than this share shards: still exact
+  struct alignas(64) Shard {
+    std::array<std::atomic<std::uint64_t>, kCount> v{};
+  };
+  static std::size_t shard_index() noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+    return index;
+  }
+  std::array<Shard, kShards> shards_{};
+};
+
+class NullRouteMetrics final : public RouteMetrics {
+ public:
+  void observe(http::Method, int, double) noexcept override {}
+};
+
+class NullUpstreamMetrics final : public UpstreamMetrics {
+ public:
+  void observe_latency(double) noexcept override {}
+  void error(UpstreamErrorKind) noexcept override {}
+};
+
+class RouteMetricsImpl final : public RouteMetrics {
+ public:
+  using Table = std::array<std::array<Counter*, kStatusClasses>, kMethodSlots>;
+  RouteMetricsImpl(const Table& requests, Histogram* duration)
+      : requests_(requests), duration_(duration) {}
+
+  void observe(http::Method method, int status, double duration_seconds) noexcept override {
+    requests_[method_slot(method)][status_slot(status)]->Increment();
+    if (valid_seconds(duration_seconds)) duration_->Observe(duration_seconds);
+  }
+
+ private:
+  Table requests_;
+  Histogram* duration_;
+};
+
+class UpstreamMetricsImpl final : public UpstreamMetrics {
+ public:
+  using Errors = std::array<Counter*, kUpstreamErrorKinds>;
+  UpstreamMetricsImpl(Histogram* latency, const Errors& errors)
+      : latency_(latency), errors_(errors) {}
+
+  void observe_latency(double seconds_to_head) noexcept override {
+    if (valid_seconds(seconds_to_head)) latency_->Observe(seconds_to_head);
+  }
+  void error(UpstreamErrorKind kind) noexcept override {
+    const auto i = static_cast<std::size_t>(kind);
+    if (i < errors_.size()) errors_[i]->Increment();
+  }
+
+ private:
+  Histogram* latency_;
+  Errors errors_;
+};
+
+// Reads VmRSS from /proc/self/statm (pages) and counts /proc/self/fd. Linux only; on failure the
+// gauges keep their previous value.
+bool read_resident_bytes(double& out) {
+  std::FILE* f = std::fopen("/proc/self/statm", "re");
+  if (f == nullptr) return false;
+  unsigned long size_pages = 0, resident_pages = 0;
+  const int n = std::fscanf(f, "%lu %lu", &size_pages, &resident_pages);
+  std::fclose(f);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (n != 2 || page <= 0) return false;
+  out = static_cast<double>(resident_pages) * static_cast<double>(page);
+  return true;
+}
+
+bool count_open_fds(double& out) {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return false;
+  long count = 0;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') ++count;
+  }
+  ::closedir(d);
+  out = static_cast<double>(count - 1);  // the directory stream's own descriptor
+  return true;
+}
+
+class MetricsImpl final : public Metrics {
+ public:
+  MetricsImpl() : registry_(std::make_shared<prometheus::Registry>()) { build(); }
+
+  prometheus::Registry& registry() override { return *registry_; }
+
+  std::string serialize() override {
+    try {
+      refresh();
+      return prometheus::TextSerializer().Serialize(registry_->Collect());
+    } catch (const std::exception& e) {
+      log_error(std::string("metrics: serialization failed: ") + e.what());
+      return {};
+    }
+  }
+
+  std::shared_ptr<RouteMetrics> route(std::string_view site, std::string_view route) override {
+    try {
+      std::lock_guard lock(handles_mu_);
+      auto key = std::make_pair(std::string(site), std::string(route));
+      if (auto it = routes_.find(key); it != routes_.end()) return it->second;
+      RouteMetricsImpl::Table table{};
+      for (std::size_t m = 0; m < kMethodSlots; ++m) {
+        for (std::size_t s = 0; s < kStatusClasses; ++s) {
+          table[m][s] = &requests_->Add({{"site", key.first},
+                                         {"route", key.second},
+                                         {"method", kMethodLabels[m]},
+                                         {"status_class", kStatusClassLabels[s]}});
+        }
+      }
+      Histogram* duration =
+          &request_duration_->Add({{"site", key.first}, {"route", key.second}}, duration_buckets());
+      auto handle = std::make_shared<RouteMetricsImpl>(table, duration);
+      routes_.emplace(std::move(key), handle);
+      return handle;
+    } catch (const std::exception& e) {
+      log_error(std::string("metrics: route handle failed: ") + e.what());
+      return std::make_shared<NullRouteMetrics>();
+    }
+  }
+
+  std::shared_ptr<UpstreamMetrics> upstream(std::string_view name) override {
+    try {
+      std::lock_guard lock(handles_mu_);
+      std::string key(name);
+      if (auto it = upstreams_.find(key); it != upstreams_.end()) return it->second;
+      UpstreamMetricsImpl::Errors errors{};
+      for (std::size_t k = 0; k < kUpstreamErrorKinds; ++k) {
+        const auto kind = std::string(to_string(static_cast<UpstreamErrorKind>(k)));
+        errors[k] = &upstream_errors_->Add({{"upstream", key}, {"kind", kind}});
+      }
+      Histogram* latency = &upstream_duration_->Add({{"upstream", key}}, duration_buckets());
+      auto handle = std::make_shared<UpstreamMetricsImpl>(latency, errors);
+      upstreams_.emplace(std::move(key), handle);
+      return handle;
+    } catch (const std::exception& e) {
+      log_error(std::string("metrics: upstream handle failed: ") + e.what());
+      return std::make_shared<NullUpstreamMetrics>();
+    }
+  }
+
+  void connection_opened() noexcept override {
+    connections_open_->Increment();
+    connections_total_->Increment();
+  }
+  void connection_closed() noexcept override { connections_open_->Decrement(); }
+  void connection_rejected() noexcept override { connections_rejected_->Increment(); }
+
+  void bytes_from_clients(std::uint64_t n) noexcept override {
+    bytes_.add(ByteCounters::kClientRx, n);
+  }
+  void bytes_to_clients(std::uint64_t n) noexcept override {
+    bytes_.add(ByteCounters::kClientTx, n);
+  }
+  void bytes_from_upstreams(std::uint64_t n) noexcept override {
+    bytes_.add(ByteCounters::kUpstreamRx, n);
+  }
+  void bytes_to_upstreams(std::uint64_t n) noexcept override {
+    bytes_.add(ByteCounters::kUpstreamTx, n);
+  }
+
+  void timeout(TimeoutKind kind) noexcept override {
+    const auto i = static_cast<std::size_t>(kind);
+    if (i < timeouts_.size()) timeouts_[i]->Increment();
+  }
+  void parse_error(ParseErrorKind kind) noexcept override {
+    const auto i = static_cast<std::size_t>(kind);
+    if (i < parse_errors_.size()) parse_errors_[i]->Increment();
+  }
+
+  void config_reload(bool success, std::string_view hash) noexcept override {
+    try {
+      std::lock_guard lock(config_mu_);
+      if (!success) {
+        reloads_failure_->Increment();
+        return;  // the running config, and so ghala_config_info, is unchanged
+      }
+      reloads_success_->Increment();
+      last_reload_success_->SetToCurrentTime();
+      if (config_info_ != nullptr && hash == config_hash_) return;
+      // Only the running config's hash is exported: drop the old series before adding the new.
+      if (config_info_ != nullptr) config_info_family_->Remove(config_info_);
+      config_info_ = nullptr;
+      config_hash_.assign(hash);
+      config_info_ = &config_info_family_->Add({{"hash", config_hash_}});
+      config_info_->Set(1);
+    } catch (const std::exception& e) {
+      try {
+        log_error(std::string("metrics: config_reload failed: ") + e.what());
+      } catch (...) {
+      }
+    }
+  }
+
+ private:
+  template <class Builder>
+  static auto& family(Builder&& b, prometheus::Registry& r, const char* name, const char* help) {
+    return b.Name(name).Help(help).Register(r);
+  }
+
+  void build();
+  void refresh();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+
+  Family<Counter>* requests_ = nullptr;
+  Family<Histogram>* request_duration_ = nullptr;
+  Family<Histogram>* upstream_duration_ = nullptr;
+  Family<Counter>* upstream_errors_ = nullptr;
+
+  Gauge* connections_open_ = nullptr;
+  Counter* connections_total_ = nullptr;
+  Counter* connections_rejected_ = nullptr;
+  std::array<Counter*, kTimeoutKinds> timeouts_{};
+  std::array<Counter*, kParseErrorKinds> parse_errors_{};
+
+  ByteCounters bytes_;
+  std::array<Counter*, ByteCounters::kCount> byte_counters_{};
+  std::array<std::uint64_t, ByteCounters::kCount> bytes_folded_{};  // guarded by refresh_mu_
+  std::mutex refresh_mu_;
+
+  Gauge* resident_memory_ = nullptr;
+  Gauge* open_fds_ = nullptr;
+
+  std::mutex config_mu_;
+  Counter* reloads_success_ = nullptr;
+  Counter* reloads_failure_ = nullptr;
+  Gauge* last_reload_success_ = nullptr;
+  Family<Gauge>* config_info_family_ = nullptr;
+  Gauge* config_info_ = nullptr;  // guarded by config_mu_
+  std::string config_hash_;       // guarded by config_mu_
+
+  std::mutex handles_mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<RouteMetricsImpl>> routes_;
+  std::map<std::string, std::shared_ptr<UpstreamMetricsImpl>, std::less<>> upstreams_;
+};
+
+void MetricsImpl::build() {
+  prometheus::Registry& r = *registry_;
+  requests_ = &family(prometheus::BuildCounter(), r, "ghala_requests_total",
+                      "Client requests answered, by site, route, method and status class.");
+  request_duration_ = &family(prometheus::BuildHistogram(), r, "ghala_request_duration_seconds",
+                              "Time from the first request byte to the last response byte.");
+  upstream_duration_ =
+      &family(prometheus::BuildHistogram(), r, "ghala_upstream_duration_seconds",
+              "Time from the request sent to the upstream until its response head arrived.");
+  upstream_errors_ = &family(prometheus::BuildCounter(), r, "ghala_upstream_errors_total",
+                             "Failed upstream exchanges, by upstream and kind.");
+
+  const std::array<std::pair<const char*, const char*>, ByteCounters::kCount> byte_families = {{
+      {"ghala_client_received_bytes_total", "Bytes read from client connections."},
+      {"ghala_client_sent_bytes_total", "Bytes written to client connections."},
+      {"ghala_upstream_received_bytes_total", "Bytes read from upstream connections."},
+      {"ghala_upstream_sent_bytes_total", "Bytes written to upstream connections."},
+  }};
+  for (std::size_t i = 0; i < byte_families.size(); ++i) {
+    byte_counters_[i] =
+        &family(prometheus::BuildCounter(), r, byte_families[i].first, byte_families[i].second)
+             .Add({});
+  }
+
+  connections_open_ = &family(prometheus::BuildGauge(), r, "ghala_connections_open",
+                              "Client connections currently open.")
+                           .Add({});
+  connections_total_ = &family(prometheus::BuildCounter(), r, "ghala_connections_total",
+                               "Client connections accepted.")
+                            .Add({});
+  connections_rejected_ =
+      &family(prometheus::BuildCounter(), r, "ghala_connections_rejected_total",
+              "Client connections closed at accept because limits.max_connections was reached.")
+           .Add({});
+
+  auto& timeouts = family(prometheus::BuildCounter(), r, "ghala_timeouts_total",
+                          "Timeouts that fired, by kind.");
+  for (std::size_t k = 0; k < kTimeoutKinds; ++k) {
+    timeouts_[k] = &timeouts.Add({{"kind", std::string(to_string(static_cast<TimeoutKind>(k)))}});
+  }
+  auto& parse_errors = family(prometheus::BuildCounter(), r, "ghala_http_parse_errors_total",
+                              "Client requests rejected while parsing, by kind.");
+  for (std::size_t k = 0; k < kParseErrorKinds; ++k) {
+    parse_errors_[k] =
+        &parse_errors.Add({{"kind", std::string(to_string(static_cast<ParseErrorKind>(k)))}});
+  }
+
+  auto& reloads = family(prometheus::BuildCounter(), r, "ghala_config_reloads_total",
+                         "Configuration loads, by result (the startup load included).");
+  reloads_success_ = &reloads.Add({{"result", "success"}});
+  reloads_failure_ = &reloads.Add({{"result", "failure"}});
+  last_reload_success_ =
+      &family(prometheus::BuildGauge(), r, "ghala_config_last_reload_success_timestamp_seconds",
+              "Unix time of the last successful configuration load.")
+           .Add({});
+  config_info_family_ = &family(prometheus::BuildGauge(), r, "ghala_config_info",
+                                "Always 1; the hash label identifies the running configuration.");
+
+  family(prometheus::BuildGauge(), r, "ghala_build_info",
+         "Always 1; labels identify the ghala build.")
+      .Add({{"version", GHALA_VERSION}, {"compiler", compiler_string()}})
+      .Set(1);
+
+  resident_memory_ = &family(prometheus::BuildGauge(), r, "ghala_process_resident_memory_bytes",
+                             "Resident set size of the ghala process.")
+                          .Add({});
+  open_fds_ = &family(prometheus::BuildGauge(), r, "ghala_process_open_fds",
+                      "File descriptors open in the ghala process.")
+                   .Add({});
+}
+
+// Brings the values that are not maintained in the registry up to date; runs before each
+// collection. Folding adds only the difference since the previous fold, so it is idempotent and
+// safe against concurrent scrapes (the mutex orders them).
+void MetricsImpl::refresh() {
+  std::lock_guard lock(refresh_mu_);
+  for (std::size_t i = 0; i < ByteCounters::kCount; ++i) {
+    const std::uint64_t total = bytes_.sum(static_cast<ByteCounters::Index>(i));
+    if (total > bytes_folded_[i]) {
+      byte_counters_[i]->Increment(static_cast<double>(total - bytes_folded_[i]));
+      bytes_folded_[i] = total;
+    }
+  }
+  double value = 0;
+  if (read_resident_bytes(value)) resident_memory_->Set(value);
+  if (count_open_fds(value)) open_fds_->Set(value);
+}
+
+}  // namespace
+
+std::unique_ptr<Metrics> Metrics::create() {
+  return std::make_unique<MetricsImpl>();
+}
+
+Metrics& Metrics::get() {
+  // Deliberately never destroyed: worker threads and atexit handlers may still count while the
+  // process exits, and a destroyed registry would turn that into use-after-free.
+  static Metrics* const instance = create().release();
+  return *instance;
+}
+
+}  // namespace ghala::observe

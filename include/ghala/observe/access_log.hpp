@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ghala/config/config.hpp"
 #include "ghala/core/result.hpp"
@@ -37,7 +39,9 @@ struct AccessRecord {
   std::string_view error;  // short cause when the request failed ("upstream_timeout", ...)
 };
 
-// Appends one JSON line (with '\n') for the record. Pure; strings are JSON-escaped.
+// Appends one JSON line (with '\n') for the record. Pure; strings are JSON-escaped, invalid UTF-8
+// bytes become U+FFFD, so the line is valid JSON whatever the client sent. Fields without a value
+// (no upstream, empty User-Agent, ...) are written as null; docs/access-log.md lists them.
 void format_access_record(const AccessRecord& r, std::string& out);
 
 class AccessLogSink {
@@ -49,7 +53,10 @@ class AccessLogSink {
   AccessLogSink& operator=(const AccessLogSink&) = delete;
 
   bool enabled() const noexcept { return fd_ >= 0; }
-  // Writes whole lines; thread-safe (one write(2) per call, O_APPEND).
+  // Writes whole lines; thread-safe (O_APPEND, and a mutex so that a batch larger than PIPE_BUF
+  // written to a stdout pipe never interleaves with another thread's). Retries partial writes and
+  // EINTR; drops the batch on any other error (logged to stderr at most once a minute). On stdout,
+  // blocks while the reading end of a pipe is full (docs/access-log.md).
   void write(std::string_view lines) noexcept;
   // Re-opens the file at the same path (log rotation). No-op for stdout/off.
   Status reopen();
@@ -58,7 +65,8 @@ class AccessLogSink {
  private:
   AccessLogSink(config::AccessLog cfg, int fd) : cfg_(std::move(cfg)), fd_(fd) {}
   config::AccessLog cfg_;
-  int fd_ = -1;
+  int fd_ = -1;    // never changes: reopen() dup2()s the new file onto this number
+  std::mutex mu_;  // one batch at a time; reopen() waits for the batch in flight
 };
 
 // Per worker thread; not thread-safe.
@@ -67,8 +75,10 @@ class AccessLogWriter {
   explicit AccessLogWriter(std::shared_ptr<AccessLogSink> sink) : sink_(std::move(sink)) {}
   ~AccessLogWriter() { flush(); }
   void set_sink(std::shared_ptr<AccessLogSink> sink);  // on reload; flushes first
-  void log(const AccessRecord& r);  // flushes when the buffer passes kFlushBytes
-  void flush();                     // call from a periodic timer (e.g. every 200 ms)
+  // Formats the record into the buffer; writes the buffer out once it passes kFlushBytes.
+  void log(const AccessRecord& r);
+  // Writes out what is buffered. Call from a periodic timer (e.g. every 200 ms) and at shutdown.
+  void flush();
   bool enabled() const noexcept { return sink_ && sink_->enabled(); }
 
   static constexpr std::size_t kFlushBytes = 32 * 1024;

@@ -65,10 +65,14 @@ class UpstreamMetrics {
 class Metrics {
  public:
   static Metrics& get();  // the process-wide instance
+  // A fresh, independent instance with its own registry (tests; get() is the one to use).
+  static std::unique_ptr<Metrics> create();
 
   virtual ~Metrics() = default;
+  // The registry behind every ghala_ metric. The byte counters and the process gauges are brought
+  // up to date by serialize(), not continuously: expose metrics through serialize().
   virtual prometheus::Registry& registry() = 0;
-  // Prometheus text exposition of the whole registry.
+  // Prometheus text exposition of the whole registry. Never throws; "" if serialization failed.
   virtual std::string serialize() = 0;
 
   // Handles are cached by label values and live as long as the process; cheap to call at config
