@@ -1,1 +1,114 @@
-int main() { return 0; }
+// ghala: an edge reverse proxy and CDN node for low-bandwidth networks.
+//
+//   ghala [--config FILE] [--ready-file PATH] [--log-level LEVEL]   run the server
+//   ghala check FILE        (also: --check-config FILE)              validate a config file
+//   ghala --version | --help
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "default_config.inc"
+#include "ghala/config/config.hpp"
+#include "ghala/core/log.hpp"
+#include "ghala_build_config.h"
+#include "server/server.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ghala [--config FILE] [--ready-file PATH] [--log-level debug|info|warn|error]\n"
+    "       ghala check FILE         validate a config file (also --check-config FILE)\n"
+    "       ghala --version\n"
+    "Without --config, ghala serves its embedded default config (the demo site on\n"
+    "http://127.0.0.1:8080, admin on 127.0.0.1:9145).\n";
+
+int check(const std::string& path) {
+  auto result = ghala::config::load_file(path);
+  if (!result.config) {
+    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.format().c_str());
+    std::fprintf(stderr, "%s: %zu error%s\n", path.c_str(), result.errors.size(),
+                 result.errors.size() == 1 ? "" : "s");
+    return 1;
+  }
+  const auto& c = *result.config;
+  std::size_t routes = 0;
+  for (const auto& s : c.sites) routes += s.routes.size();
+  std::printf("%s: ok (%zu listeners, %zu sites, %zu routes, %zu upstreams, hash %s)\n",
+              path.c_str(), c.listeners.size(), c.sites.size(), routes, c.upstreams.size(),
+              c.hash.c_str());
+  return 0;
+}
+
+// The embedded config's relative paths (the demo site) resolve against the source tree's config/
+// in a development build, the installed data directory otherwise, else the working directory.
+std::string embedded_base_dir() {
+  std::error_code ec;
+  for (const char* dir : {GHALA_SOURCE_CONFIG_DIR, GHALA_INSTALL_CONFIG_DIR}) {
+    if (std::filesystem::is_directory(std::filesystem::path(dir) / "demo-site", ec)) return dir;
+  }
+  return std::filesystem::current_path(ec).string();
+}
+
+bool parse_level(std::string_view s, ghala::LogLevel& out) {
+  if (s == "debug")
+    out = ghala::LogLevel::Debug;
+  else if (s == "info")
+    out = ghala::LogLevel::Info;
+  else if (s == "warn")
+    out = ghala::LogLevel::Warn;
+  else if (s == "error")
+    out = ghala::LogLevel::Error;
+  else
+    return false;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ghala::server::ServerOptions options;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "ghala: %s needs a value\n%s", argv[i], kUsage);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "check" || a == "--check-config") {
+      return check(value());
+    } else if (a == "--config" || a == "-c") {
+      options.config_path = value();
+    } else if (a == "--ready-file") {
+      options.ready_file = value();
+    } else if (a == "--log-level") {
+      ghala::LogLevel level;
+      if (!parse_level(value(), level)) {
+        std::fprintf(stderr, "ghala: unknown log level\n");
+        return 2;
+      }
+      ghala::set_log_level(level);
+    } else if (a == "--version") {
+      std::printf("ghala %s\n", GHALA_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "ghala: unknown argument '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (options.config_path.empty()) {
+    options.embedded_yaml = kDefaultConfigYaml;
+    options.embedded_base_dir = embedded_base_dir();
+  }
+  std::signal(SIGPIPE, SIG_IGN);  // a closed peer is an error code on write, not a signal
+  ghala::server::Server server(std::move(options));
+  return server.run();
+}

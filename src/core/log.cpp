@@ -13,17 +13,25 @@ std::mutex g_mu;
 
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
   }
   return "?";
 }
 }  // namespace
 
-void set_log_level(LogLevel level) noexcept { g_level.store(static_cast<int>(level)); }
-LogLevel log_level() noexcept { return static_cast<LogLevel>(g_level.load()); }
+void set_log_level(LogLevel level) noexcept {
+  g_level.store(static_cast<int>(level));
+}
+LogLevel log_level() noexcept {
+  return static_cast<LogLevel>(g_level.load());
+}
 
 void log_line(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;

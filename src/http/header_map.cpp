@@ -5,7 +5,9 @@
 namespace ghala::http {
 
 namespace {
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {

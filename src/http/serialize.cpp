@@ -1,1 +1,45 @@
-// being written
+#include "ghala/http/serialize.hpp"
+
+#include <charconv>
+
+namespace ghala::http {
+
+namespace {
+void append_fields(const HeaderMap& headers, std::string& out) {
+  for (const auto& h : headers) {
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+std::size_t fields_size(const HeaderMap& headers) {
+  std::size_t n = 2;
+  for (const auto& h : headers) n += h.name.size() + h.value.size() + 4;
+  return n;
+}
+}  // namespace
+
+void serialize_request_head(const RequestHead& head, std::string& out) {
+  out.reserve(out.size() + head.method_text.size() + head.target.size() + 12 +
+              fields_size(head.headers));
+  out.append(head.method_text).append(" ").append(head.target).append(" HTTP/1.1\r\n");
+  append_fields(head.headers, out);
+}
+
+void serialize_response_head(const ResponseHead& head, std::string& out) {
+  char status[4];
+  auto r = std::to_chars(status, status + sizeof status, head.status);
+  std::string_view reason =
+      head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason);
+  out.reserve(out.size() + 16 + reason.size() + fields_size(head.headers));
+  out.append("HTTP/1.1 ").append(status, r.ptr).append(" ").append(reason).append("\r\n");
+  append_fields(head.headers, out);
+}
+
+void append_chunk_size(std::size_t n, std::string& out) {
+  char buf[20];
+  auto r = std::to_chars(buf, buf + sizeof buf, n, 16);
+  out.append(buf, r.ptr).append("\r\n");
+}
+
+}  // namespace ghala::http

@@ -1,1 +1,289 @@
-// being written
+#include "server/server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "ghala/core/log.hpp"
+#include "ghala/observe/metrics.hpp"
+#include "ghala_build_config.h"
+#include "observe/json_string.hpp"
+
+namespace ghala::server {
+
+namespace {
+
+// A bound (not yet listening) TCP socket. SO_REUSEPORT lets every worker own a socket on the same
+// address and the kernel spread connections across them; libuv 1.44 has no flag for it, so the
+// socket is made here and handed to uv_tcp_open in the worker.
+int bind_socket(const config::SocketAddress& a, std::uint16_t port, bool reuseport,
+                std::string& err) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  const std::string host = a.host == "localhost" ? "127.0.0.1" : a.host;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (uv_ip4_addr(host.c_str(), port, v4) == 0) {
+    len = sizeof(sockaddr_in);
+  } else if (uv_ip6_addr(host.c_str(), port, v6) == 0) {
+    len = sizeof(sockaddr_in6);
+  } else {
+    err = "not an IP address: " + a.host;
+    return -1;
+  }
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    err = std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::uint16_t bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+std::string host_port(const std::string& host, std::uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+void log_errors(const std::vector<config::ConfigError>& errors) {
+  for (const auto& e : errors) log_error(e.format());
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {}
+
+Server::~Server() = default;
+
+config::LoadResult Server::load() const {
+  if (options_.config_path.empty()) {
+    return config::load_string(options_.embedded_yaml, "<embedded>", options_.embedded_base_dir);
+  }
+  return config::load_file(options_.config_path);
+}
+
+bool Server::bind_listeners(const config::Config& cfg, std::size_t workers,
+                            std::vector<std::vector<ListenFd>>& per_worker,
+                            std::vector<ListenFd>& admin, std::vector<std::string>& bound,
+                            std::string& admin_bound) {
+  per_worker.assign(workers, {});
+  std::string err;
+  for (const auto& l : cfg.listeners) {
+    std::uint16_t port = l.address.port;
+    for (std::size_t w = 0; w < workers; ++w) {
+      int fd = bind_socket(l.address, port, true, err);
+      if (fd < 0) {
+        log_error("cannot bind " + l.address.text + ": " + err);
+        return false;
+      }
+      if (port == 0)
+        port = bound_port(fd);  // the other workers share the port chosen for the first
+      per_worker[w].push_back(ListenFd{fd, l.backlog});
+    }
+    bound.push_back(host_port(l.address.host, port));
+  }
+  if (cfg.admin.listen) {
+    int fd = bind_socket(*cfg.admin.listen, cfg.admin.listen->port, false, err);
+    if (fd < 0) {
+      log_error("cannot bind admin " + cfg.admin.listen->text + ": " + err);
+      return false;
+    }
+    admin.push_back(ListenFd{fd, 128});
+    admin_bound = host_port(cfg.admin.listen->host, bound_port(fd));
+  }
+  return true;
+}
+
+bool Server::write_ready_file(const std::vector<std::string>& bound,
+                              const std::string& admin_bound) const {
+  if (options_.ready_file.empty()) return true;
+  std::string json = "{\"pid\":" + std::to_string(::getpid()) + ",\"listen\":[";
+  for (std::size_t i = 0; i < bound.size(); ++i) {
+    if (i) json += ',';
+    observe::append_json_string(bound[i], json);
+  }
+  json += "],\"admin\":";
+  if (admin_bound.empty()) {
+    json += "null";
+  } else {
+    observe::append_json_string(admin_bound, json);
+  }
+  json += "}\n";
+  const std::string tmp = options_.ready_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json;
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), options_.ready_file.c_str()) == 0;
+}
+
+int Server::run() {
+  auto loaded = load();
+  if (!loaded.config) {
+    log_errors(loaded.errors);
+    log_error("configuration refused; not starting");
+    return 1;
+  }
+  auto snap = build_snapshot(loaded.config, nullptr);
+  if (!snap) {
+    log_error(snap.error().message);
+    return 1;
+  }
+  startup_config_ = loaded.config;
+  snapshot_ = snap.value();
+  const auto& cfg = *startup_config_;
+  std::size_t n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+
+  std::vector<std::vector<ListenFd>> per_worker;
+  std::vector<ListenFd> admin_fds;
+  std::vector<std::string> bound;
+  std::string admin_bound;
+  if (!bind_listeners(cfg, n, per_worker, admin_fds, bound, admin_bound)) return 1;
+
+  for (std::size_t i = 0; i < n; ++i) {
+    workers_.push_back(
+        std::make_unique<Worker>(this, static_cast<int>(i), false, per_worker[i], snapshot_));
+  }
+  admin_worker_ = std::make_unique<Worker>(this, -1, true, admin_fds, snapshot_);
+  observe::Metrics::get().config_reload(true, cfg.hash);
+  start_signals();
+  for (auto& w : workers_) w->start();
+
+  std::string where;
+  for (const auto& b : bound) where += (where.empty() ? "" : ", ") + b;
+  log_info("ghala " GHALA_VERSION " serving on " + where +
+           (admin_bound.empty() ? "" : "; admin on " + admin_bound) + " with " + std::to_string(n) +
+           " workers (config " + cfg.source + ", hash " + cfg.hash + ")");
+  if (!write_ready_file(bound, admin_bound))
+    log_error("cannot write ready file " + options_.ready_file);
+
+  admin_worker_->run();  // the main loop: admin listener and signals, until shutdown completes
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+  admin_worker_.reset();
+  log_info("ghala stopped");
+  return 0;
+}
+
+void Server::start_signals() {
+  uv_loop_t* loop = admin_worker_->loop();
+  auto init = [&](uv_signal_t& s, int signum, uv_signal_cb cb) {
+    uv_signal_init(loop, &s);
+    s.data = this;
+    uv_signal_start(&s, cb, signum);
+  };
+  init(sig_hup_, SIGHUP, [](uv_signal_t* s, int) {
+    log_info("SIGHUP: reloading configuration");
+    static_cast<Server*>(s->data)->reload();
+  });
+  auto term = [](uv_signal_t* s, int signum) {
+    log_info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": graceful shutdown");
+    static_cast<Server*>(s->data)->begin_shutdown();
+  };
+  init(sig_term_, SIGTERM, term);
+  init(sig_int_, SIGINT, term);
+  init(sig_usr1_, SIGUSR1,
+       [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->reopen_logs(); });
+  uv_timer_init(loop, &shutdown_poll_);
+  shutdown_poll_.data = this;
+}
+
+admin::ReloadOutcome Server::reload() {
+  admin::ReloadOutcome out;
+  out.hash = snapshot_->config->hash;
+  if (draining_) {
+    out.errors.push_back("shutting down");
+    return out;
+  }
+  auto loaded = load();
+  auto& metrics = observe::Metrics::get();
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) out.errors.push_back(e.format());
+    log_errors(loaded.errors);
+    log_error("reload refused: the running configuration stays in force");
+    metrics.config_reload(false, snapshot_->config->hash);
+    return out;
+  }
+  auto snap = build_snapshot(loaded.config, snapshot_.get());
+  if (!snap) {
+    out.errors.push_back(snap.error().message);
+    log_error("reload refused: " + snap.error().message);
+    metrics.config_reload(false, snapshot_->config->hash);
+    return out;
+  }
+  out.restart_required = config::restart_required_changes(*startup_config_, *loaded.config);
+  snapshot_ = snap.value();
+  for (auto& w : workers_) w->post_snapshot(snapshot_);
+  admin_worker_->post_snapshot(snapshot_);
+  metrics.config_reload(true, snapshot_->config->hash);
+  out.applied = true;
+  out.hash = snapshot_->config->hash;
+  log_info("configuration reloaded (hash " + out.hash + ")");
+  for (const auto& r : out.restart_required) log_warn("needs a restart to take effect: " + r);
+  return out;
+}
+
+std::string Server::admin_token() const {
+  return snapshot_->config->admin.token;
+}
+
+void Server::begin_shutdown() {
+  if (draining_.exchange(true)) return;
+  const auto grace = snapshot_->config->timeouts.shutdown_grace;
+  for (auto& w : workers_) w->post_shutdown(grace);
+  // Poll until the workers are done, then stop the main loop's own handles.
+  uv_timer_start(
+      &shutdown_poll_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Server*>(t->data);
+        if (self->finished_workers_.load() < self->workers_.size()) return;
+        uv_timer_stop(t);
+        for (uv_signal_t* s :
+             {&self->sig_hup_, &self->sig_term_, &self->sig_int_, &self->sig_usr1_}) {
+          uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+        }
+        uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        self->admin_worker_->post_shutdown(std::chrono::milliseconds(1000));
+      },
+      20, 20);
+}
+
+void Server::worker_finished(Worker* worker) {
+  if (worker->admin()) return;
+  finished_workers_.fetch_add(1);
+}
+
+void Server::reopen_logs() {
+  for (auto& w : workers_) w->post_flush();
+  admin_worker_->access_log().flush();
+  if (auto s = snapshot_->access_log->reopen(); !s) {
+    log_error("access log reopen failed: " + s.error().message);
+  } else {
+    log_info("access log reopened");
+  }
+}
+
+}  // namespace ghala::server

@@ -16,8 +16,14 @@ void log_line(LogLevel level, std::string_view message);
 inline void log_debug(std::string_view m) {
   if (log_level() <= LogLevel::Debug) log_line(LogLevel::Debug, m);
 }
-inline void log_info(std::string_view m) { log_line(LogLevel::Info, m); }
-inline void log_warn(std::string_view m) { log_line(LogLevel::Warn, m); }
-inline void log_error(std::string_view m) { log_line(LogLevel::Error, m); }
+inline void log_info(std::string_view m) {
+  log_line(LogLevel::Info, m);
+}
+inline void log_warn(std::string_view m) {
+  log_line(LogLevel::Warn, m);
+}
+inline void log_error(std::string_view m) {
+  log_line(LogLevel::Error, m);
+}
 
 }  // namespace ghala

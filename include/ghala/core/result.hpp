@@ -15,8 +15,8 @@ enum class ErrorKind {
   Denied,    // not allowed (path escape, permission)
   Io,        // an OS-level failure
   Timeout,
-  Refused,   // connection refused or reset
-  Limit,     // a configured limit was exceeded
+  Refused,  // connection refused or reset
+  Limit,    // a configured limit was exceeded
   Internal,
 };
 
@@ -30,7 +30,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }
@@ -62,6 +62,8 @@ class [[nodiscard]] Result {
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(ErrorKind kind, std::string message) { return Error{kind, std::move(message)}; }
+inline Error make_error(ErrorKind kind, std::string message) {
+  return Error{kind, std::move(message)};
+}
 
 }  // namespace ghala

@@ -9,7 +9,18 @@
 
 namespace ghala::http {
 
-enum class Method : std::uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Trace, Connect, Other };
+enum class Method : std::uint8_t {
+  Get,
+  Head,
+  Post,
+  Put,
+  Delete,
+  Options,
+  Patch,
+  Trace,
+  Connect,
+  Other
+};
 
 Method method_from_string(std::string_view s) noexcept;
 std::string_view to_string(Method m) noexcept;
@@ -23,16 +34,16 @@ enum class BodyFraming : std::uint8_t { None, ContentLength, Chunked, UntilClose
 
 struct RequestHead {
   Method method = Method::Get;
-  std::string method_text;  // as received (for Method::Other)
-  std::string target;       // request-target as received (origin-form: path?query)
+  std::string method_text;                  // as received (for Method::Other)
+  std::string target;                       // request-target as received (origin-form: path?query)
   std::string_view path() const noexcept;   // target up to '?'
   std::string_view query() const noexcept;  // after '?', without it; empty if none
   int version_minor = 1;                    // HTTP/1.x
   HeaderMap headers;
   BodyFraming framing = BodyFraming::None;
-  std::uint64_t content_length = 0;  // when framing == ContentLength
-  bool keep_alive = true;            // after Connection and version rules
-  bool expect_continue = false;      // Expect: 100-continue
+  std::uint64_t content_length = 0;        // when framing == ContentLength
+  bool keep_alive = true;                  // after Connection and version rules
+  bool expect_continue = false;            // Expect: 100-continue
   std::string_view host() const noexcept;  // Host header without port, lower-cased by the parser
 };
 

@@ -1,0 +1,705 @@
+#include "server/exchange.hpp"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "ghala/admin/admin.hpp"
+#include "ghala/config/router.hpp"
+#include "ghala/core/log.hpp"
+#include "ghala/http/date.hpp"
+#include "ghala/http/hop_by_hop.hpp"
+#include "ghala/http/serialize.hpp"
+#include "ghala/observe/access_log.hpp"
+#include "ghala/upstream/file_response.hpp"
+#include "server/client_conn.hpp"
+#include "server/server.hpp"
+#include "server/worker.hpp"
+
+namespace ghala::server {
+
+using observe::UpstreamErrorKind;
+
+const char* to_string(Phase p) noexcept {
+  switch (p) {
+    case Phase::Route:
+      return "route";
+    case Phase::Lookup:
+      return "lookup";
+    case Phase::Fetch:
+      return "fetch";
+    case Phase::Deliver:
+      return "deliver";
+    case Phase::Log:
+      return "log";
+    case Phase::Done:
+      return "done";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory-origin file reads: open() runs on the libuv thread pool (it may touch the disk), then
+// the body is read in blocks with uv_fs_read, one block at a time, paused while the client's
+// write queue is full. The reader outlives its exchange if an operation is in flight.
+
+struct FileReader {
+  Exchange* owner = nullptr;
+  Worker* worker = nullptr;
+  std::shared_ptr<const upstream::DirOrigin> dir;
+  std::string path;
+  uv_work_t work{};
+  uv_fs_t fs{};
+  std::optional<Result<upstream::OpenedFile>> opened;
+  upstream::UniqueFd fd;
+  Block* block = nullptr;
+  std::uint64_t offset = 0;
+  std::uint64_t remaining = 0;
+  bool busy = false;
+
+  void open() {
+    busy = true;
+    work.data = this;
+    uv_queue_work(
+        worker->loop(), &work,
+        [](uv_work_t* w) {
+          auto* r = static_cast<FileReader*>(w->data);
+          r->opened.emplace(r->dir->open(r->path));
+        },
+        [](uv_work_t* w, int) {
+          auto* r = static_cast<FileReader*>(w->data);
+          r->busy = false;
+          if (!r->owner) {
+            delete r;
+            return;
+          }
+          auto result = std::move(*r->opened);
+          r->opened.reset();
+          r->owner->on_file_opened(std::move(result));
+        });
+  }
+
+  void read_next() {
+    if (busy || remaining == 0) return;
+    busy = true;
+    block = worker->blocks().acquire();
+    const auto n = static_cast<unsigned>(std::min<std::uint64_t>(remaining, block->capacity));
+    uv_buf_t buf = uv_buf_init(block->data(), n);
+    fs.data = this;
+    int rc = uv_fs_read(worker->loop(), &fs, fd.get(), &buf, 1, static_cast<std::int64_t>(offset),
+                        [](uv_fs_t* req) { static_cast<FileReader*>(req->data)->on_read(); });
+    if (rc < 0) {
+      busy = false;
+      BlockPool::unref(block);
+      block = nullptr;
+      if (owner) owner->on_file_error();
+    }
+  }
+
+  void on_read() {
+    const auto n = fs.result;
+    uv_fs_req_cleanup(&fs);
+    busy = false;
+    Block* b = std::exchange(block, nullptr);
+    if (!owner) {
+      BlockPool::unref(b);
+      delete this;
+      return;
+    }
+    if (n <= 0) {  // error, or the file shrank under us
+      BlockPool::unref(b);
+      owner->on_file_error();
+      return;
+    }
+    offset += static_cast<std::uint64_t>(n);
+    remaining -= std::min<std::uint64_t>(remaining, static_cast<std::uint64_t>(n));
+    BlockRef data(b, std::string_view(b->data(), static_cast<std::size_t>(n)));
+    BlockPool::unref(b);
+    owner->on_file_data(std::move(data), remaining == 0);
+  }
+
+  // The exchange is going away.
+  void detach() {
+    owner = nullptr;
+    if (!busy) delete this;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+bool printable_id(std::string_view v) {
+  if (v.empty() || v.size() > 128) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+void append_field(http::HeaderMap& h, std::string_view name, std::string_view value) {
+  auto existing = h.get_combined(name);
+  if (existing) {
+    h.set(name, *existing + ", " + std::string(value));
+  } else {
+    h.add(name, value);
+  }
+}
+
+int status_for(UpstreamErrorKind kind) {
+  switch (kind) {
+    case UpstreamErrorKind::ConnectTimeout:
+    case UpstreamErrorKind::FirstByteTimeout:
+    case UpstreamErrorKind::ReadTimeout:
+      return 504;
+    default:
+      return 502;
+  }
+}
+
+const char* error_name(UpstreamErrorKind kind) {
+  switch (kind) {
+    case UpstreamErrorKind::ConnectRefused:
+      return "upstream_connect_refused";
+    case UpstreamErrorKind::ConnectTimeout:
+      return "upstream_connect_timeout";
+    case UpstreamErrorKind::FirstByteTimeout:
+      return "upstream_first_byte_timeout";
+    case UpstreamErrorKind::ReadTimeout:
+      return "upstream_read_timeout";
+    case UpstreamErrorKind::Reset:
+      return "upstream_reset";
+    case UpstreamErrorKind::InvalidResponse:
+      return "upstream_invalid_response";
+    case UpstreamErrorKind::NoServer:
+      return "upstream_no_server";
+    case UpstreamErrorKind::kCount:
+      break;
+  }
+  return "upstream_error";
+}
+
+constexpr std::string_view kVia = "1.1 ghala";
+
+}  // namespace
+
+Exchange::Exchange(ClientConn* client, http::RequestHead& request, SnapshotPtr snapshot,
+                   std::uint64_t start_ns)
+    : client_(client), req_(request), snap_(std::move(snapshot)), start_ns_(start_ns) {}
+
+Exchange::~Exchange() {
+  if (conn_) conn_->release(false);
+  if (file_) file_->detach();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route
+
+void Exchange::start() {
+  if (auto v = req_.headers.get("Host")) host_ = *v;
+  if (auto v = req_.headers.get("User-Agent")) user_agent_ = *v;
+  if (auto v = req_.headers.get("Referer")) referer_ = *v;
+  auto id = req_.headers.get("X-Request-Id");
+  if (id && printable_id(*id)) {
+    request_id_ = *id;
+  } else {
+    request_id_ = observe::generate_request_id();
+    req_.headers.set("X-Request-Id", request_id_);
+  }
+  // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host.
+  std::string_view t = req_.target;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (t.size() > scheme.size() && http::iequals(t.substr(0, scheme.size()), scheme)) {
+      auto rest = t.substr(scheme.size());
+      auto slash = rest.find('/');
+      std::string authority(rest.substr(0, slash));
+      std::string path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+      req_.headers.set("Host", authority);
+      host_ = authority;
+      req_.target = std::move(path);
+      break;
+    }
+  }
+  target_ = req_.target;
+  if (client_->worker().admin()) {
+    if (request_done_) serve_admin();
+    return;
+  }
+  if (req_.target.empty() ||
+      (req_.target[0] != '/' && !(req_.target == "*" && req_.method == http::Method::Options))) {
+    error_ = "bad_target";
+    respond_simple(400, "bad request target\n");
+    return;
+  }
+  if (req_.method == http::Method::Connect) {
+    respond_simple(405, "CONNECT is not supported\n");
+    return;
+  }
+  route();
+}
+
+void Exchange::route() {
+  phase_ = Phase::Route;
+  const auto& cfg = *snap_->config;
+  const auto& site = config::match_site(cfg, config::normalize_host(host_));
+  site_ = &site;
+  site_index_ = static_cast<std::size_t>(&site - cfg.sites.data());
+  route_ = config::match_route(site, req_.path());
+  if (!route_) {
+    error_ = "no_route";
+    respond_simple(404, "no route for this path\n");
+    return;
+  }
+  route_index_ = static_cast<std::size_t>(route_ - site.routes.data());
+  lookup();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookup: the cache attaches here (issue 3). Until then every request passes to Fetch.
+
+void Exchange::lookup() {
+  phase_ = Phase::Lookup;
+  fetch();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch
+
+void Exchange::fetch() {
+  phase_ = Phase::Fetch;
+  const auto& up = snap_->config->upstreams[route_->upstream_index];
+  if (up.kind == config::OriginKind::Dir) {
+    fetch_dir();
+  } else {
+    fetch_http(nullptr, false);
+  }
+}
+
+void Exchange::fetch_http(const upstream::UpstreamPool* exclude, bool fresh) {
+  const auto& up = snap_->config->upstreams[route_->upstream_index];
+  auto& pools = client_->worker().pools_for(route_->upstream_index);
+  pool_ = upstream::pick_server(pools, up.balance, uv_now(client_->worker().loop()), exclude);
+  if (!pool_) {
+    error_ = "upstream_no_server";
+    respond_simple(502, "no upstream server available\n");
+    return;
+  }
+  ++attempts_;
+  upstream_addr_ = pool_->address_text();
+  upstream_start_ns_ = uv_hrtime();
+  bool ready = false;
+  conn_ = pool_->acquire(this, fresh, &ready);
+  conn_ready_ = ready;
+  conn_reused_ = ready;
+  if (ready) {
+    upstream_connect_s_ = 0;
+    send_upstream_head();
+  }
+}
+
+void Exchange::on_upstream_connected() {
+  conn_ready_ = true;
+  upstream_connect_s_ = conn_->connect_seconds();
+  send_upstream_head();
+}
+
+void Exchange::prepare_upstream_head() {
+  if (upstream_head_ready_) return;
+  upstream_head_ready_ = true;
+  auto& h = req_.headers;
+  http::strip_hop_by_hop(h);
+  h.remove("Expect");
+  if (route_->host_mode == config::HostHeaderMode::Rewrite) h.set("Host", route_->host_rewrite);
+  append_field(h, "X-Forwarded-For", client_->peer_ip());
+  h.set("X-Forwarded-Proto", "http");
+  if (!host_.empty()) h.set("X-Forwarded-Host", host_);
+  append_field(h, "Via", kVia);
+  if (req_.framing == http::BodyFraming::Chunked) h.add("Transfer-Encoding", "chunked");
+}
+
+void Exchange::send_upstream_head() {
+  prepare_upstream_head();
+  std::string text;
+  http::serialize_request_head(req_, text);
+  conn_->write(std::move(text));
+  if (req_.expect_continue && !continue_sent_ && !request_done_ && !body_started_) {
+    continue_sent_ = true;
+    client_->write(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
+  }
+  while (!pending_body_.empty() && conn_) {
+    BlockRef piece = std::move(pending_body_.front());
+    pending_body_.pop_front();
+    forward_body(std::move(piece));
+  }
+  if (!conn_) return;
+  if (request_done_) {
+    finish_upstream_request();
+  } else {
+    client_->resume_reading();
+  }
+}
+
+void Exchange::forward_body(BlockRef data) {
+  body_started_ = true;
+  if (req_.framing == http::BodyFraming::Chunked) {
+    std::string size;
+    http::append_chunk_size(data.view().size(), size);
+    conn_->write(std::move(size), std::move(data), http::kChunkEnd);
+  } else {
+    conn_->write({}, std::move(data));
+  }
+  if (conn_ && conn_->write_blocked()) client_->pause_reading();
+}
+
+void Exchange::finish_upstream_request() {
+  if (request_sent_) return;
+  request_sent_ = true;
+  if (req_.framing == http::BodyFraming::Chunked) conn_->write(std::string(http::kLastChunk));
+  if (conn_) conn_->request_sent(req_.method);
+}
+
+void Exchange::on_request_body(BlockRef data) {
+  if (response_done_ || client_->worker().admin()) return;  // discarded
+  if (conn_ && conn_ready_) {
+    forward_body(std::move(data));
+  } else if (!head_sent_ && route_ && !file_) {
+    pending_body_.push_back(std::move(data));
+    client_->pause_reading();
+  }
+}
+
+void Exchange::on_request_complete() {
+  request_done_ = true;
+  if (client_->worker().admin()) {
+    if (!response_done_) serve_admin();
+    return;
+  }
+  if (conn_ && conn_ready_) finish_upstream_request();
+}
+
+void Exchange::on_upstream_writable() {
+  if (!request_done_) client_->resume_reading();
+}
+
+void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
+  const bool was_reused = conn_reused_;
+  conn_ = nullptr;
+  conn_ready_ = false;
+  if (head_sent_) {
+    abort(error_name(kind));
+    return;
+  }
+  if (!received_bytes && !body_started_ && attempts_ < 2) {
+    const bool simple = http::is_idempotent(req_.method) && req_.framing == http::BodyFraming::None;
+    if (kind == UpstreamErrorKind::Reset && was_reused && simple) {
+      request_sent_ = false;
+      fetch_http(nullptr, true);  // a stale keep-alive connection: once more on a fresh one
+      return;
+    }
+    const bool connect_failed =
+        kind == UpstreamErrorKind::ConnectRefused || kind == UpstreamErrorKind::ConnectTimeout;
+    if (connect_failed && client_->worker().pools_for(route_->upstream_index).size() > 1) {
+      fetch_http(pool_, false);  // nothing was sent: another server may take it
+      return;
+    }
+  }
+  error_ = error_name(kind);
+  log_warn(std::string("upstream ") + upstream_addr_ + ": " + error_ + " for " + req_.method_text +
+           " " + target_ + " (request " + request_id_ + ")");
+  const int status = status_for(kind);
+  respond_simple(status, status == 504 ? "upstream timed out\n" : "upstream unavailable\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deliver
+
+void Exchange::on_upstream_head(http::ResponseHead& head) {
+  phase_ = Phase::Deliver;
+  upstream_status_ = head.status;
+  upstream_head_s_ = static_cast<double>(uv_hrtime() - upstream_start_ns_) / 1e9;
+  pool_->metrics().observe_latency(upstream_head_s_);
+  auto& h = head.headers;
+  http::strip_hop_by_hop(h);
+  append_field(h, "Via", kVia);
+  if (!h.contains("Date")) h.add("Date", http::cached_http_date_now());
+  if (!h.contains("X-Request-Id")) h.add("X-Request-Id", request_id_);
+  const bool body = !http::response_has_no_body(req_.method, head.status);
+  bool chunked = false;
+  if (body && head.framing != http::BodyFraming::ContentLength) {
+    if (req_.version_minor >= 1) {
+      chunked = true;
+      h.remove("Content-Length");
+    } else {
+      keep_alive_ = false;  // HTTP/1.0 client: the end of the body is the close
+    }
+  }
+  send_response_head(head, body, chunked);
+}
+
+void Exchange::send_response_head(http::ResponseHead& head, bool body_follows, bool chunked) {
+  status_ = head.status;
+  keep_alive_ = keep_alive_ && req_.keep_alive && !client_->worker().draining();
+  if (!keep_alive_) {
+    head.headers.set("Connection", "close");
+  } else if (req_.version_minor == 0) {
+    head.headers.set("Connection", "keep-alive");
+  }
+  // The head waits in out_head_ so that it leaves with the first body bytes in one write
+  // (see send_to_client); it is flushed alone at the end of an upstream read at the latest.
+  http::serialize_response_head(head, out_head_);
+  head_sent_ = true;
+  chunked_out_ = chunked;
+  response_body_allowed_ = body_follows;
+}
+
+void Exchange::on_upstream_body(BlockRef data) {
+  if (!response_body_allowed_ || data.empty()) return;
+  if (chunked_out_) {
+    std::string size;
+    http::append_chunk_size(data.view().size(), size);
+    send_to_client(std::move(size), std::move(data), http::kChunkEnd);
+  } else {
+    send_to_client({}, std::move(data));
+  }
+  if (conn_ && !upstream_paused_ && client_->write_blocked()) {
+    upstream_paused_ = true;
+    conn_->pause_reading();
+  }
+}
+
+void Exchange::on_client_writable() {
+  if (upstream_paused_ && conn_) {
+    upstream_paused_ = false;
+    conn_->resume_reading();
+  }
+  if (file_ && !file_->busy && file_->remaining > 0) file_->read_next();
+}
+
+void Exchange::on_upstream_complete() {
+  if (chunked_out_ && response_body_allowed_) send_to_client(std::string(http::kLastChunk));
+  drop_upstream(request_done_ && request_sent_);
+  finish(keep_alive_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory origin
+
+void Exchange::fetch_dir() {
+  upstream_addr_ = "dir";
+  if (req_.method != http::Method::Get && req_.method != http::Method::Head) {
+    http::HeaderMap extra;
+    extra.add("Allow", "GET, HEAD");
+    respond_simple(405, "method not allowed\n", "text/plain; charset=utf-8", &extra);
+    return;
+  }
+  upstream_start_ns_ = uv_hrtime();
+  file_ = new FileReader;
+  file_->owner = this;
+  file_->worker = &client_->worker();
+  file_->dir = snap_->upstreams[route_->upstream_index].dir;
+  file_->path = std::string(req_.path());
+  file_->open();
+}
+
+void Exchange::on_file_opened(Result<upstream::OpenedFile> result) {
+  upstream_head_s_ = static_cast<double>(uv_hrtime() - upstream_start_ns_) / 1e9;
+  if (!result) {
+    const auto kind = result.error().kind;
+    const int status = kind == ErrorKind::NotFound  ? 404
+                       : kind == ErrorKind::Denied  ? 403
+                       : kind == ErrorKind::Invalid ? 400
+                                                    : 500;
+    if (status == 500) log_error("dir origin: " + result.error().message);
+    upstream_status_ = status;
+    respond_simple(status, status == 404   ? "not found\n"
+                           : status == 403 ? "forbidden\n"
+                           : status == 400 ? "bad request\n"
+                                           : "internal error\n");
+    return;
+  }
+  auto& file = result.value();
+  if (file.kind == upstream::OpenedKind::RedirectToSlash) {
+    http::HeaderMap extra;
+    // redirect_path collapses repeated slashes: "//evil.example" must not become a
+    // protocol-relative Location that sends the browser to another host.
+    std::string location = file.redirect_path;
+    if (!req_.query().empty()) location.append("?").append(req_.query());
+    extra.add("Location", location);
+    upstream_status_ = 301;
+    respond_simple(301, "moved permanently\n", "text/plain; charset=utf-8", &extra);
+    return;
+  }
+  phase_ = Phase::Deliver;
+  const auto plan =
+      upstream::plan_file_response(req_, upstream::file_meta(file), std::time(nullptr));
+  upstream_status_ = plan.status;
+  http::ResponseHead head;
+  head.status = plan.status;
+  head.headers = plan.headers;
+  head.headers.add("Date", http::cached_http_date_now());
+  head.headers.add("X-Request-Id", request_id_);
+  const bool body = plan.length > 0 && req_.method != http::Method::Head;
+  send_response_head(head, body, false);
+  if (!body) {
+    finish(keep_alive_);
+    return;
+  }
+  file_->fd = std::move(file.fd);
+  file_->offset = plan.offset;
+  file_->remaining = plan.length;
+  file_->read_next();
+}
+
+void Exchange::on_file_data(BlockRef data, bool eof) {
+  send_to_client({}, std::move(data));
+  if (eof) {
+    finish(keep_alive_);
+  } else if (!client_->write_blocked()) {
+    file_->read_next();
+  }
+}
+
+void Exchange::on_file_error() {
+  log_error("dir origin: read failed for " + target_);
+  abort("file_read_error");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+
+void Exchange::serve_admin() {
+  phase_ = Phase::Fetch;
+  auto r = admin::handle(req_, client_->peer_ip(), client_->worker().server());
+  respond_simple(r.status, r.body, r.content_type, &r.headers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses generated by ghala itself, finishing, logging
+
+void Exchange::respond_simple(int status, std::string_view body, std::string_view content_type,
+                              const http::HeaderMap* extra) {
+  if (head_sent_) {
+    abort("error_after_head");
+    return;
+  }
+  drop_upstream(false);
+  http::ResponseHead head;
+  head.status = status;
+  if (extra) head.headers = *extra;
+  const bool has_body = !http::response_has_no_body(req_.method, status);
+  head.headers.add("Content-Type", content_type);
+  head.headers.add("Content-Length", std::to_string(body.size()));
+  head.headers.add("Date", http::cached_http_date_now());
+  if (!request_id_.empty()) head.headers.add("X-Request-Id", request_id_);
+  if (status >= 400) head.headers.add("Cache-Control", "no-store");
+  send_response_head(head, has_body, false);
+  if (has_body && !body.empty()) send_to_client(std::string(body));
+  finish(keep_alive_);
+}
+
+void Exchange::drop_upstream(bool reusable) {
+  if (conn_) {
+    auto* c = std::exchange(conn_, nullptr);
+    conn_ready_ = false;
+    c->release(reusable);
+  }
+}
+
+void Exchange::send_to_client(std::string text, BlockRef body, std::string_view suffix) {
+  if (!out_head_.empty()) {
+    std::string joined = std::move(out_head_);
+    out_head_.clear();
+    joined += text;
+    text = std::move(joined);
+  }
+  client_->write(std::move(text), std::move(body), suffix);
+}
+
+void Exchange::on_upstream_read_end() {
+  if (!out_head_.empty()) send_to_client({});
+}
+
+void Exchange::finish(bool keep_alive) {
+  if (!out_head_.empty()) send_to_client({});
+  response_done_ = true;
+  phase_ = Phase::Log;
+  log();
+  phase_ = Phase::Done;
+  client_->exchange_done(keep_alive);  // may destroy this exchange: nothing after it
+}
+
+void Exchange::abort(const char* why) {
+  if (!*error_) error_ = why;
+  drop_upstream(false);
+  if (file_) {
+    file_->detach();
+    file_ = nullptr;
+  }
+  response_done_ = true;
+  log();
+  phase_ = Phase::Done;
+  client_->close();
+}
+
+void Exchange::on_client_gone(const char* why) {
+  if (response_done_) return;
+  if (!*error_) error_ = why;
+  if (!head_sent_) status_ = 499;  // client closed before a response (nginx's convention)
+  drop_upstream(false);
+  if (file_) {
+    file_->detach();
+    file_ = nullptr;
+  }
+  response_done_ = true;
+  log();
+  phase_ = Phase::Done;
+}
+
+void Exchange::on_client_error(const http::ParseError& error) {
+  if (response_done_) return;
+  error_ = "bad_request_body";
+  keep_alive_ = false;
+  if (head_sent_) {
+    abort("bad_request_body");
+    return;
+  }
+  respond_simple(error.status, error.reason + "\n");
+}
+
+void Exchange::log() {
+  if (logged_) return;
+  logged_ = true;
+  const double duration = static_cast<double>(uv_hrtime() - start_ns_) / 1e9;
+  const int status = status_ ? status_ : 499;
+  if (site_ && route_) {
+    snap_->route_metrics[site_index_][route_index_]->observe(req_.method, status, duration);
+  } else if (site_) {
+    snap_->unrouted_metrics[site_index_]->observe(req_.method, status, duration);
+  } else {
+    snap_->invalid_metrics->observe(req_.method, status, duration);
+  }
+  auto& writer = client_->worker().access_log();
+  if (!writer.enabled()) return;
+  observe::AccessRecord r;
+  r.start_unix = client_->request_start_unix();
+  r.client_addr = client_->peer_ip();
+  r.method = req_.method_text;
+  r.host = host_;
+  r.target = target_;
+  r.status = status;
+  r.bytes_sent = client_->take_bytes_out();
+  r.bytes_received = client_->take_bytes_in();
+  r.duration_s = duration;
+  r.upstream_connect_s = upstream_connect_s_;
+  r.upstream_head_s = upstream_head_s_;
+  r.upstream_addr = upstream_addr_;
+  r.upstream_status = upstream_status_;
+  r.cache_status = "";
+  r.request_id = request_id_;
+  r.site = site_ ? std::string_view(site_->name) : std::string_view();
+  r.route = route_ ? std::string_view(route_->match) : std::string_view();
+  r.user_agent = user_agent_;
+  r.referer = referer_;
+  r.error = error_;
+  writer.log(r);
+}
+
+}  // namespace ghala::server

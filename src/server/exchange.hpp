@@ -1,0 +1,147 @@
+#pragma once
+// The request state machine: one Exchange per request, owned by its client connection.
+//
+// A request moves through named phases. Each phase either continues to the next one at once or
+// suspends until a libuv callback (an upstream connection, a response byte, a file read, a
+// drained client socket) resumes it. The same names appear in docs/architecture.md, in logs and,
+// later, in cache-rule documentation.
+//
+//   Route    site by Host (exact, wildcard, default), then the first route whose path match fits;
+//            no route -> 404. Admin listeners route to the admin handler instead.
+//   Lookup   the cache (issue 3). Today every request is a PASS and goes to Fetch.
+//   Fetch    the route's upstream: an HTTP pool (pick a server, lease a keep-alive connection or
+//            connect, send the head, stream the request body with backpressure) or a directory
+//            origin (open the file on the thread pool, plan status and headers). Failures before
+//            any response byte may retry once: a reused connection that died is retried on a fresh
+//            one (idempotent requests without a body); a refused connect tries another server.
+//            Otherwise 502 (refused, reset, invalid) or 504 (timeouts).
+//   Deliver  stream the response head and body to the client in order, with backpressure: when
+//            the client's write queue passes the high-water mark the upstream (or file) stops
+//            being read until it drains, so memory stays bounded however slow the client.
+//   Log      one access-log line and the request metrics, exactly once, also for aborted requests.
+//   Done     the connection reads the next (possibly pipelined) request or closes.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "ghala/core/buffer.hpp"
+#include "ghala/http/message.hpp"
+#include "ghala/http/parser.hpp"
+#include "ghala/upstream/pool.hpp"
+#include "server/snapshot.hpp"
+
+namespace ghala::server {
+
+class ClientConn;
+struct FileReader;
+
+enum class Phase : std::uint8_t { Route, Lookup, Fetch, Deliver, Log, Done };
+const char* to_string(Phase p) noexcept;
+
+class Exchange final : public upstream::UpstreamListener {
+ public:
+  Exchange(ClientConn* client, http::RequestHead& request, SnapshotPtr snapshot,
+           std::uint64_t start_ns);
+  ~Exchange() override;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Called by the client connection.
+  void start();
+  void on_request_body(BlockRef data);
+  void on_request_complete();
+  void on_client_writable();
+  // The client went away (read error, write error, timeout) or sent a malformed body.
+  void on_client_gone(const char* why);
+  void on_client_error(const http::ParseError& error);
+
+  Phase phase() const noexcept { return phase_; }
+  bool request_complete() const noexcept { return request_done_; }
+
+  // Called by the file reader.
+  void on_file_opened(Result<upstream::OpenedFile> file);
+  void on_file_data(BlockRef data, bool eof);
+  void on_file_error();
+
+ private:
+  // upstream::UpstreamListener
+  void on_upstream_connected() override;
+  void on_upstream_head(http::ResponseHead& head) override;
+  void on_upstream_body(BlockRef data) override;
+  void on_upstream_complete() override;
+  void on_upstream_error(observe::UpstreamErrorKind kind, bool received_bytes) override;
+  void on_upstream_writable() override;
+  void on_upstream_read_end() override;
+
+  void route();
+  void lookup();
+  void fetch();
+  void fetch_http(const upstream::UpstreamPool* exclude, bool fresh);
+  void fetch_dir();
+  void serve_admin();
+  void prepare_upstream_head();
+  void send_upstream_head();
+  void forward_body(BlockRef data);
+  void finish_upstream_request();
+  void send_response_head(http::ResponseHead& head, bool body_follows, bool chunked);
+  void respond_simple(int status, std::string_view body,
+                      std::string_view content_type = "text/plain; charset=utf-8",
+                      const http::HeaderMap* extra = nullptr);
+  // Writes to the client, prefixed with the response head if it has not left yet.
+  void send_to_client(std::string text, BlockRef body = {}, std::string_view suffix = {});
+  void finish(bool keep_alive);
+  void abort(const char* why);
+  void log();
+  void drop_upstream(bool reusable);
+
+  ClientConn* client_;
+  http::RequestHead& req_;
+  SnapshotPtr snap_;
+  Phase phase_ = Phase::Route;
+  std::uint64_t start_ns_;
+  std::string request_id_;
+  std::string host_;  // Host as received (for X-Forwarded-Host and the log)
+  std::string target_;
+  std::string user_agent_;
+  std::string referer_;
+
+  std::size_t site_index_ = 0;
+  const config::Site* site_ = nullptr;
+  const config::Route* route_ = nullptr;
+  std::size_t route_index_ = 0;
+
+  upstream::UpstreamPool* pool_ = nullptr;
+  upstream::UpstreamConn* conn_ = nullptr;
+  bool conn_ready_ = false;
+  bool conn_reused_ = false;
+  bool upstream_head_ready_ = false;
+  int attempts_ = 0;
+  std::deque<BlockRef> pending_body_;  // request body that arrived before the upstream was ready
+  bool body_started_ = false;          // some request body was sent upstream (no retry then)
+  bool request_done_ = false;
+  bool request_sent_ = false;
+  bool continue_sent_ = false;
+  bool upstream_paused_ = false;
+  FileReader* file_ = nullptr;
+
+  // Response state.
+  bool head_sent_ = false;  // serialised (possibly still waiting in out_head_)
+  std::string out_head_;
+  bool keep_alive_ = true;
+  bool chunked_out_ = false;
+  bool response_body_allowed_ = true;
+  bool response_done_ = false;
+  bool logged_ = false;
+  int status_ = 0;
+  int upstream_status_ = 0;
+  std::uint64_t upstream_start_ns_ = 0;
+  double upstream_head_s_ = -1;
+  double upstream_connect_s_ = -1;
+  std::string upstream_addr_;
+  const char* error_ = "";
+};
+
+}  // namespace ghala::server

@@ -1,0 +1,72 @@
+#pragma once
+// The process: loads the config, binds the listening sockets (one SO_REUSEPORT socket per worker
+// per listener), starts the worker threads, and runs the main loop, which carries the admin
+// listener and the signals:
+//   SIGHUP   reload the config (as POST /admin/reload)
+//   SIGTERM, SIGINT   graceful shutdown within timeouts.shutdown_grace
+//   SIGUSR1  reopen the access log (rotation)
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ghala/admin/admin.hpp"
+#include "ghala/config/config.hpp"
+#include "server/snapshot.hpp"
+#include "server/worker.hpp"
+
+namespace ghala::server {
+
+struct ServerOptions {
+  std::string config_path;    // empty: the embedded default config
+  std::string embedded_yaml;  // used when config_path is empty
+  std::string embedded_base_dir;
+  std::string ready_file;  // written (atomically) once every listener is bound
+};
+
+class Server final : public admin::Control {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server() override;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Blocks until shutdown; returns the process exit status.
+  int run();
+
+  // admin::Control
+  bool ready() const override { return !draining_.load(); }
+  admin::ReloadOutcome reload() override;
+  std::string admin_token() const override;
+
+  std::atomic<std::uint32_t>& connections() noexcept { return connections_; }
+  // Called by a worker (any thread) when its loop has nothing left to do.
+  void worker_finished(Worker* worker);
+
+ private:
+  config::LoadResult load() const;
+  bool bind_listeners(const config::Config& cfg, std::size_t workers,
+                      std::vector<std::vector<ListenFd>>& per_worker, std::vector<ListenFd>& admin,
+                      std::vector<std::string>& bound, std::string& admin_bound);
+  bool write_ready_file(const std::vector<std::string>& bound,
+                        const std::string& admin_bound) const;
+  void start_signals();
+  void begin_shutdown();
+  void reopen_logs();
+
+  ServerOptions options_;
+  config::ConfigPtr startup_config_;
+  SnapshotPtr snapshot_;  // main thread only
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Worker> admin_worker_;
+  std::atomic<std::uint32_t> connections_{0};
+  std::atomic<std::size_t> finished_workers_{0};
+  std::atomic<bool> draining_{false};
+  uv_signal_t sig_hup_{}, sig_term_{}, sig_int_{}, sig_usr1_{};
+  uv_timer_t shutdown_poll_{};
+};
+
+}  // namespace ghala::server

@@ -1,0 +1,67 @@
+#include "server/snapshot.hpp"
+
+namespace ghala::server {
+
+namespace {
+
+bool same_log(const config::AccessLog& a, const config::AccessLog& b) {
+  return a.target == b.target && a.path == b.path;
+}
+
+std::shared_ptr<const upstream::DirOrigin> find_dir(const Snapshot* previous,
+                                                    const std::string& root) {
+  if (!previous) return nullptr;
+  for (const auto& u : previous->upstreams) {
+    if (u.dir && u.dir->root() == root) return u.dir;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<SnapshotPtr> build_snapshot(config::ConfigPtr config, const Snapshot* previous) {
+  auto snap = std::make_shared<Snapshot>();
+  auto& metrics = observe::Metrics::get();
+  const auto& cfg = *config;
+
+  for (const auto& site : cfg.sites) {
+    auto& routes = snap->route_metrics.emplace_back();
+    for (const auto& route : site.routes) routes.push_back(metrics.route(site.name, route.match));
+    snap->unrouted_metrics.push_back(metrics.route(site.name, "-"));
+  }
+  snap->invalid_metrics = metrics.route("-", "-");
+
+  for (const auto& up : cfg.upstreams) {
+    UpstreamRuntime rt;
+    rt.metrics = metrics.upstream(up.name);
+    if (up.kind == config::OriginKind::Dir) {
+      rt.dir = find_dir(previous, up.dir_root);
+      if (!rt.dir) {
+        auto dir = upstream::DirOrigin::create(up.dir_root);
+        if (!dir) {
+          return make_error(dir.error().kind, "upstream " + up.name + ": " + dir.error().message);
+        }
+        rt.dir = std::make_shared<const upstream::DirOrigin>(std::move(dir).value());
+      }
+    }
+    snap->upstreams.push_back(std::move(rt));
+  }
+
+  if (previous && previous->access_log &&
+      same_log(previous->access_log->config(), cfg.access_log)) {
+    snap->access_log = previous->access_log;
+  } else {
+    auto sink = observe::AccessLogSink::open(cfg.access_log);
+    if (!sink) return make_error(sink.error().kind, "access_log: " + sink.error().message);
+    snap->access_log = std::move(sink).value();
+  }
+
+  snap->limits.max_request_line = cfg.limits.max_request_line;
+  snap->limits.max_header_bytes = cfg.limits.max_header_bytes;
+  snap->limits.max_headers = cfg.limits.max_headers;
+  snap->limits.max_body = cfg.limits.max_request_body;
+  snap->config = std::move(config);
+  return SnapshotPtr(std::move(snap));
+}
+
+}  // namespace ghala::server

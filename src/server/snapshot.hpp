@@ -1,0 +1,40 @@
+#pragma once
+// Everything a request needs from one loaded configuration, built once per (re)load on the main
+// thread and shared read-only by every worker: the Config itself, metric handles per route and
+// upstream, opened directory origins and the access-log sink. A request keeps the snapshot it
+// started with, so a reload never changes a request in flight.
+
+#include <memory>
+#include <vector>
+
+#include "ghala/config/config.hpp"
+#include "ghala/core/result.hpp"
+#include "ghala/http/parser.hpp"
+#include "ghala/observe/access_log.hpp"
+#include "ghala/observe/metrics.hpp"
+#include "ghala/upstream/dir_origin.hpp"
+
+namespace ghala::server {
+
+struct UpstreamRuntime {
+  std::shared_ptr<observe::UpstreamMetrics> metrics;
+  std::shared_ptr<const upstream::DirOrigin> dir;  // kind == Dir
+};
+
+struct Snapshot {
+  config::ConfigPtr config;
+  std::vector<std::vector<std::shared_ptr<observe::RouteMetrics>>> route_metrics;  // [site][route]
+  std::vector<std::shared_ptr<observe::RouteMetrics>> unrouted_metrics;            // [site]
+  std::shared_ptr<observe::RouteMetrics> invalid_metrics;  // requests rejected before routing
+  std::vector<UpstreamRuntime> upstreams;                  // parallel to config->upstreams
+  std::shared_ptr<observe::AccessLogSink> access_log;
+  http::ParserLimits limits;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+// Builds a snapshot; reuses the previous one's directory origins and access-log sink where the
+// config did not change them (so a reload does not reopen files).
+Result<SnapshotPtr> build_snapshot(config::ConfigPtr config, const Snapshot* previous);
+
+}  // namespace ghala::server
