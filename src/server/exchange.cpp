@@ -427,6 +427,7 @@ void Exchange::on_upstream_head(http::ResponseHead& head) {
     if (req_.version_minor >= 1) {
       chunked = true;
       h.remove("Content-Length");
+      h.add("Transfer-Encoding", "chunked");
     } else {
       keep_alive_ = false;  // HTTP/1.0 client: the end of the body is the close
     }
