@@ -20,6 +20,12 @@ bool has_ctl_line_break(std::string_view v) noexcept {
   return v.find_first_of("\r\n") != std::string_view::npos;
 }
 
+// llhttp leaves `reason` null when a span callback (on_body, on_url...) stops the parser.
+const char* error_reason(const llhttp_t* p, llhttp_errno_t err) {
+  const char* reason = llhttp_get_error_reason(p);
+  return reason ? reason : llhttp_errno_name(err);
+}
+
 template <class P>
 P* self(llhttp_t* p) {
   return static_cast<P*>(p->data);
@@ -200,7 +206,7 @@ FeedResult RequestParser::feed(const char* data, std::size_t len) {
     return {FeedStatus::Paused, static_cast<std::size_t>(pos - data)};
   }
   if (error_.kind == ParseErrorKind::None) {
-    error_ = ParseError{ParseErrorKind::BadRequest, 400, llhttp_get_error_reason(&parser_)};
+    error_ = ParseError{ParseErrorKind::BadRequest, 400, error_reason(&parser_, err)};
   }
   const char* pos = llhttp_get_error_pos(&parser_);
   return {FeedStatus::Error, pos ? static_cast<std::size_t>(pos - data) : len};
@@ -359,7 +365,7 @@ FeedResult ResponseParser::feed(const char* data, std::size_t len) {
     return {FeedStatus::Paused, static_cast<std::size_t>(pos - data)};
   }
   if (error_.kind == ParseErrorKind::None) {
-    error_ = ParseError{ParseErrorKind::BadRequest, 502, llhttp_get_error_reason(&parser_)};
+    error_ = ParseError{ParseErrorKind::BadRequest, 502, error_reason(&parser_, err)};
   }
   return {FeedStatus::Error, len};
 }

@@ -259,3 +259,29 @@ TEST_CASE("invalid responses are errors, not crashes") {
   CHECK(parse_response("HTTP/1.1 101 Switching\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
             .result.status == FeedStatus::Error);
 }
+
+namespace {
+// A sink that stops the parser in the middle of a body, as a connection does when its peer
+// has gone away.
+struct StopInBody : MessageSink {
+  bool on_head() override { return true; }
+  bool on_body(std::string_view) override { return false; }
+  bool on_complete() override { return true; }
+};
+}  // namespace
+
+TEST_CASE("a sink that stops the parser inside a body yields an error, not an exception") {
+  StopInBody sink;
+  ResponseParser response(&sink);
+  response.expect(Method::Get);
+  std::string wire = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+  auto r = response.feed(wire.data(), wire.size());
+  CHECK(r.status == FeedStatus::Error);
+  CHECK_FALSE(response.error().reason.empty());
+
+  RequestParser request({}, &sink);
+  std::string req = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+  auto q = request.feed(req.data(), req.size());
+  CHECK(q.status == FeedStatus::Error);
+  CHECK_FALSE(request.error().reason.empty());
+}
