@@ -48,6 +48,7 @@ Worker::Worker(Server* server, int index, bool admin, std::vector<ListenFd> list
       [](uv_timer_t* t) {
         auto* w = static_cast<Worker*>(t->data);
         w->access_log_.flush();
+        for (auto& [key, pool] : w->pools_) pool->trim();
         w->sweep_retired_pools();
       },
       kTickMs, kTickMs);

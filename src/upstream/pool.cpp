@@ -216,9 +216,12 @@ void UpstreamConn::release(bool reusable) {
   listener_ = nullptr;
   --pool_->active_;
   const auto& s = pool_->settings();
+  // Idle connections beyond keepalive_connections are trimmed lazily (UpstreamPool::trim), not
+  // closed here: under a burst the next request takes this connection within microseconds, and
+  // closing it would cost a new TCP handshake to the origin. kMaxIdleBurst bounds the burst.
   const bool keep = reusable && state_ == State::Ready && response_done_ &&
-                    parser_.head().keep_alive && !pool_->retired_ &&
-                    pool_->idle_count_ < s.keepalive_connections && queued_bytes() == 0;
+                    parser_.head().keep_alive && !pool_->retired_ && s.keepalive_connections > 0 &&
+                    pool_->idle_count_ < UpstreamPool::kMaxIdleBurst && queued_bytes() == 0;
   if (!keep) {
     close();
     return;
@@ -305,8 +308,13 @@ void UpstreamPool::update(const config::Upstream& settings,
   settings_ = settings;
   metrics_ = std::move(metrics);
   retired_ = false;
-  while (idle_count_ > settings_.keepalive_connections && idle_head_) {
-    UpstreamConn* c = idle_head_;
+  trim();
+}
+
+void UpstreamPool::trim() {
+  // The tail holds the connections idle the longest (acquire takes from the head).
+  while (idle_count_ > settings_.keepalive_connections && idle_tail_) {
+    UpstreamConn* c = idle_tail_;
     unpark(c);
     c->close();
   }
@@ -343,6 +351,7 @@ void UpstreamPool::park(UpstreamConn* c) {
   c->prev_idle_ = nullptr;
   if (idle_head_) idle_head_->prev_idle_ = c;
   idle_head_ = c;
+  if (!idle_tail_) idle_tail_ = c;
   ++idle_count_;
 }
 
@@ -350,6 +359,7 @@ void UpstreamPool::unpark(UpstreamConn* c) {
   if (c->prev_idle_) c->prev_idle_->next_idle_ = c->next_idle_;
   if (c->next_idle_) c->next_idle_->prev_idle_ = c->prev_idle_;
   if (idle_head_ == c) idle_head_ = c->next_idle_;
+  if (idle_tail_ == c) idle_tail_ = c->prev_idle_;
   c->next_idle_ = c->prev_idle_ = nullptr;
   --idle_count_;
 }

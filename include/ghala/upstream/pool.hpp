@@ -126,6 +126,11 @@ class UpstreamPool {
   // once empty() is true.
   void retire();
   bool empty() const noexcept { return live_ == 0; }
+  // Closes the longest-idle connections beyond keepalive_connections; the worker calls it on its
+  // periodic tick, so a burst keeps its connections and a lull gives them back.
+  void trim();
+  static constexpr std::uint32_t kMaxIdleBurst = 4096;
+  std::uint32_t idle_count() const noexcept { return idle_count_; }
   bool retired() const noexcept { return retired_; }
 
   std::uint32_t active() const noexcept { return active_; }
@@ -157,7 +162,8 @@ class UpstreamPool {
   std::shared_ptr<observe::UpstreamMetrics> metrics_;
   sockaddr_storage addr_{};
   bool addr_ok_ = false;
-  UpstreamConn* idle_head_ = nullptr;
+  UpstreamConn* idle_head_ = nullptr;  // most recently parked
+  UpstreamConn* idle_tail_ = nullptr;  // idle the longest
   std::uint32_t idle_count_ = 0;
   std::uint32_t active_ = 0;
   std::uint32_t live_ = 0;
