@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,6 +66,25 @@ std::uint16_t bound_port(int fd) {
 std::string host_port(const std::string& host, std::uint16_t port) {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
   return host + ":" + std::to_string(port);
+}
+
+// Every client connection costs a descriptor, and so does every upstream connection: raise the
+// soft limit to the hard one (as nginx's worker_rlimit_nofile does) and say so when the
+// configured max_connections cannot fit.
+void raise_fd_limit(std::uint32_t max_connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  // Headroom: listeners, upstream connections, log files.
+  const rlim_t need = static_cast<rlim_t>(max_connections) + 1024;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    log_warn("open-file limit " + std::to_string(rl.rlim_cur) + " is below limits.max_connections (" +
+             std::to_string(max_connections) +
+             ") plus upstream connections; raise it (ulimit -n, LimitNOFILE=) or lower max_connections");
+  }
 }
 
 void log_errors(const std::vector<config::ConfigError>& errors) {
@@ -153,6 +173,7 @@ int Server::run() {
     return 1;
   }
   startup_config_ = loaded.config;
+  raise_fd_limit(loaded.config->limits.max_connections);
   snapshot_ = snap.value();
   const auto& cfg = *startup_config_;
   std::size_t n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
