@@ -197,6 +197,9 @@ int RequestParser::on_headers_complete() {
 }
 
 FeedResult RequestParser::feed(const char* data, std::size_t len) {
+  // Still paused after the previous message: nothing of this buffer is consumed. (llhttp would
+  // return its old HPE_PAUSED with an error position inside the previous buffer.)
+  if (llhttp_get_errno(&parser_) == HPE_PAUSED) return {FeedStatus::Paused, 0};
   feed_begin_ = data;
   auto err = llhttp_execute(&parser_, data, len);
   if (len > 0) prev_tail_ = data[len - 1];
@@ -356,6 +359,7 @@ int ResponseParser::on_headers_complete() {
 }
 
 FeedResult ResponseParser::feed(const char* data, std::size_t len) {
+  if (llhttp_get_errno(&parser_) == HPE_PAUSED) return {FeedStatus::Paused, 0};
   feed_begin_ = data;
   auto err = llhttp_execute(&parser_, data, len);
   if (len > 0) prev_tail_ = data[len - 1];

@@ -55,6 +55,8 @@ std::string_view to_string(TimeoutKind k) noexcept {
       return "upstream_first_byte";
     case TimeoutKind::UpstreamRead:
       return "upstream_read";
+    case TimeoutKind::UpstreamWrite:
+      return "upstream_write";
     case TimeoutKind::Shutdown:
       return "shutdown";
     case TimeoutKind::kCount:
@@ -73,6 +75,8 @@ std::string_view to_string(UpstreamErrorKind k) noexcept {
       return "first_byte_timeout";
     case UpstreamErrorKind::ReadTimeout:
       return "read_timeout";
+    case UpstreamErrorKind::WriteTimeout:
+      return "write_timeout";
     case UpstreamErrorKind::Reset:
       return "reset";
     case UpstreamErrorKind::InvalidResponse:

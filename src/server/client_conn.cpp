@@ -101,11 +101,14 @@ void ClientConn::stop_reading() {
 void ClientConn::pause_reading() {
   read_paused_ = true;
   stop_reading();
+  // We hold the client back (the origin is slow to take the body): not the client's fault.
+  if (timer_mode_ == TimerMode::BodyRead) uv_timer_stop(&timer_);
 }
 
 void ClientConn::resume_reading() {
   if (!read_paused_) return;
   read_paused_ = false;
+  if (timer_mode_ == TimerMode::BodyRead) arm(TimerMode::BodyRead);
   if (!request_done_) start_reading();
 }
 
@@ -198,6 +201,12 @@ bool ClientConn::on_complete() {
 
 void ClientConn::reject(const http::ParseError& e) {
   observe::Metrics::get().parse_error(metric_kind(e.kind));
+  if (response_finished_) {
+    // The response already went out and the rest of the body was being discarded: one request
+    // gets one response, so just close.
+    close_after_flush();
+    return;
+  }
   if (exchange_) {
     exchange_->on_client_error(e);
     close_after_flush();
@@ -268,14 +277,18 @@ void ClientConn::exchange_done(bool keep_alive) {
 
 void ClientConn::reset_for_next() {
   parser_.resume();
+  parser_.set_limits(worker_->snapshot()->limits);  // a reload may have changed them
   request_done_ = false;
   response_finished_ = false;
   awaiting_request_ = true;
+  read_paused_ = false;
   if (draining_ || worker_->draining()) {
     close_after_flush();
     return;
   }
-  arm(TimerMode::Idle);
+  // While the last response is still being written the write-stall clock runs; the idle clock
+  // starts when the queue drains (on_write_done).
+  arm(queued_bytes() > 0 ? TimerMode::WriteStall : TimerMode::Idle);
 }
 
 void ClientConn::continue_after_exchange() {
@@ -288,7 +301,9 @@ void ClientConn::continue_after_exchange() {
     // The block stays referenced by `pending` while it is parsed.
     process(const_cast<Block*>(pending.block()), v.data(), v.size());
   }
-  if (!closing_ && !exchange_ && leftover_.empty()) start_reading();
+  // Read on when nothing waits in leftover_ and the current request (if any) still has body to
+  // come; start_reading() respects backpressure (read_paused_).
+  if (!closing_ && leftover_.empty() && (!exchange_ || !request_done_)) start_reading();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,7 +347,7 @@ void ClientConn::on_write_done(int status, std::size_t bytes) {
   }
   if (timer_mode_ == TimerMode::WriteStall) {
     if (queued == 0) {
-      arm(TimerMode::None);
+      arm(awaiting_request_ && !exchange_ ? TimerMode::Idle : TimerMode::None);
     } else {
       arm(TimerMode::WriteStall);  // progress: restart the stall clock
     }

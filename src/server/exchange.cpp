@@ -149,6 +149,7 @@ int status_for(UpstreamErrorKind kind) {
     case UpstreamErrorKind::ConnectTimeout:
     case UpstreamErrorKind::FirstByteTimeout:
     case UpstreamErrorKind::ReadTimeout:
+    case UpstreamErrorKind::WriteTimeout:
       return 504;
     default:
       return 502;
@@ -165,6 +166,8 @@ const char* error_name(UpstreamErrorKind kind) {
       return "upstream_first_byte_timeout";
     case UpstreamErrorKind::ReadTimeout:
       return "upstream_read_timeout";
+    case UpstreamErrorKind::WriteTimeout:
+      return "upstream_write_timeout";
     case UpstreamErrorKind::Reset:
       return "upstream_reset";
     case UpstreamErrorKind::InvalidResponse:
@@ -275,7 +278,7 @@ void Exchange::fetch() {
 
 void Exchange::fetch_http(const upstream::UpstreamPool* exclude, bool fresh) {
   const auto& up = snap_->config->upstreams[route_->upstream_index];
-  auto& pools = client_->worker().pools_for(route_->upstream_index);
+  auto& pools = client_->worker().pools_for(*snap_, route_->upstream_index, scratch_pools_);
   pool_ = upstream::pick_server(pools, up.balance, uv_now(client_->worker().loop()), exclude);
   if (!pool_) {
     error_ = "upstream_no_server";
@@ -319,6 +322,7 @@ void Exchange::send_upstream_head() {
   prepare_upstream_head();
   std::string text;
   http::serialize_request_head(req_, text);
+  conn_->begin_request(req_.method);
   conn_->write(std::move(text));
   if (req_.expect_continue && !continue_sent_ && !request_done_ && !body_started_) {
     continue_sent_ = true;
@@ -330,11 +334,10 @@ void Exchange::send_upstream_head() {
     forward_body(std::move(piece));
   }
   if (!conn_) return;
-  if (request_done_) {
-    finish_upstream_request();
-  } else {
-    client_->resume_reading();
-  }
+  // Reading may have been paused while the body waited for this connection; the client
+  // connection only starts reading again if the request is not complete.
+  client_->resume_reading();
+  if (request_done_) finish_upstream_request();
 }
 
 void Exchange::forward_body(BlockRef data) {
@@ -353,7 +356,7 @@ void Exchange::finish_upstream_request() {
   if (request_sent_) return;
   request_sent_ = true;
   if (req_.framing == http::BodyFraming::Chunked) conn_->write(std::string(http::kLastChunk));
-  if (conn_) conn_->request_sent(req_.method);
+  if (conn_) conn_->request_sent();
 }
 
 void Exchange::on_request_body(BlockRef data) {
@@ -375,9 +378,7 @@ void Exchange::on_request_complete() {
   if (conn_ && conn_ready_) finish_upstream_request();
 }
 
-void Exchange::on_upstream_writable() {
-  if (!request_done_) client_->resume_reading();
-}
+void Exchange::on_upstream_writable() { client_->resume_reading(); }
 
 void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
   const bool was_reused = conn_reused_;
@@ -396,7 +397,8 @@ void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
     }
     const bool connect_failed =
         kind == UpstreamErrorKind::ConnectRefused || kind == UpstreamErrorKind::ConnectTimeout;
-    if (connect_failed && client_->worker().pools_for(route_->upstream_index).size() > 1) {
+    if (connect_failed &&
+        client_->worker().pools_for(*snap_, route_->upstream_index, scratch_pools_).size() > 1) {
       fetch_http(pool_, false);  // nothing was sent: another server may take it
       return;
     }
@@ -551,6 +553,7 @@ void Exchange::on_file_opened(Result<upstream::OpenedFile> result) {
 
 void Exchange::on_file_data(BlockRef data, bool eof) {
   send_to_client({}, std::move(data));
+  if (response_done_ || !file_) return;  // the write failed and ended this exchange
   if (eof) {
     finish(keep_alive_);
   } else if (!client_->write_blocked()) {
@@ -582,6 +585,9 @@ void Exchange::respond_simple(int status, std::string_view body, std::string_vie
     return;
   }
   drop_upstream(false);
+  if (req_.expect_continue && !continue_sent_ && !request_done_) {
+    keep_alive_ = false;  // the client may still send the body it was waiting to send
+  }
   http::ResponseHead head;
   head.status = status;
   if (extra) head.headers = *extra;

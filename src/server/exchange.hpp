@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ghala/core/buffer.hpp"
 #include "ghala/http/message.hpp"
@@ -114,6 +115,7 @@ class Exchange final : public upstream::UpstreamListener {
   std::size_t route_index_ = 0;
 
   upstream::UpstreamPool* pool_ = nullptr;
+  std::vector<upstream::UpstreamPool*> scratch_pools_;  // see Worker::pools_for
   upstream::UpstreamConn* conn_ = nullptr;
   bool conn_ready_ = false;
   bool conn_reused_ = false;

@@ -161,8 +161,25 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
   sweep_retired_pools();
 }
 
-std::vector<upstream::UpstreamPool*>& Worker::pools_for(std::size_t upstream_index) {
-  return per_upstream_[upstream_index];
+std::vector<upstream::UpstreamPool*>& Worker::pools_for(
+    const Snapshot& snap, std::size_t upstream_index, std::vector<upstream::UpstreamPool*>& scratch) {
+  if (&snap == snapshot_.get()) return per_upstream_[upstream_index];
+  scratch.clear();
+  const auto& up = snap.config->upstreams[upstream_index];
+  for (const auto& s : up.servers) {
+    const auto key = pool_key(up, s);
+    if (auto it = pools_.find(key); it != pools_.end()) {
+      scratch.push_back(it->second.get());
+      continue;
+    }
+    for (auto& p : retired_pools_) {
+      if (pool_key(p->settings(), p->server()) == key) {
+        scratch.push_back(p.get());
+        break;
+      }
+    }
+  }
+  return scratch;
 }
 
 void Worker::sweep_retired_pools() {

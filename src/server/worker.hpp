@@ -58,8 +58,12 @@ class Worker {
   Server& server() noexcept { return *server_; }
   bool admin() const noexcept { return admin_; }
   bool draining() const noexcept { return draining_; }
-  // The pools for every server of an upstream of the current snapshot.
-  std::vector<upstream::UpstreamPool*>& pools_for(std::size_t upstream_index);
+  // The pools for every server of upstream `upstream_index` of `snap`. For the current snapshot
+  // that is the worker's list; a request that started on an older snapshot (a reload happened
+  // since) gets the pools that still exist for its upstream's servers, current or retired,
+  // collected into `scratch`.
+  std::vector<upstream::UpstreamPool*>& pools_for(const Snapshot& snap, std::size_t upstream_index,
+                                                  std::vector<upstream::UpstreamPool*>& scratch);
   // A pool of the current or a retired snapshot was released: delete retired, empty pools.
   void connection_opened(ClientConn* c);
   void connection_closed(ClientConn* c);

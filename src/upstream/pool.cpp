@@ -89,6 +89,14 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
           return;
         }
         observe::Metrics::get().bytes_to_upstreams(bytes);
+        if (!self->request_complete_ && self->state_ == State::Ready) {
+          // Progress on the request body: restart the send-stall clock, or stop it when drained.
+          if (self->queued_bytes() == 0) {
+            uv_timer_stop(&self->timer_);
+          } else {
+            self->arm_timer(self->pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
+          }
+        }
         if (self->listener_ && self->queued_bytes() <= kLowWater) {
           self->listener_->on_upstream_writable();
         }
@@ -99,11 +107,22 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
     // Report on the next loop turn: the caller is in the middle of writing the request.
     write_failed_ = true;
     arm_timer(config::Millis(0), UpstreamErrorKind::Reset);
+  } else if (outcome == WriteOutcome::Queued && !request_complete_ && !uv_is_active(
+                 reinterpret_cast<const uv_handle_t*>(&timer_))) {
+    // The origin is not taking the request (body) as fast as it comes: bound the wait.
+    arm_timer(pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
   }
 }
 
-void UpstreamConn::request_sent(http::Method method) {
+void UpstreamConn::begin_request(http::Method method) {
+  // Set before any byte is sent: an origin may answer early (413) before the body is complete.
   parser_.expect(method);
+  request_complete_ = false;
+}
+
+void UpstreamConn::request_sent() {
+  request_complete_ = true;
+  if (write_failed_) return;  // the failure report (0 ms timer) must not be replaced
   if (!response_started_) {
     arm_timer(pool_->settings().first_byte_timeout, UpstreamErrorKind::FirstByteTimeout);
   }
@@ -115,6 +134,8 @@ std::size_t UpstreamConn::queued_bytes() const {
 
 void UpstreamConn::pause_reading() {
   paused_ = true;
+  // The client is slow, not the origin: the read timeout must not run while we hold back.
+  if (state_ == State::Ready && response_started_ && !response_done_) uv_timer_stop(&timer_);
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;
@@ -122,7 +143,10 @@ void UpstreamConn::pause_reading() {
 }
 
 void UpstreamConn::resume_reading() {
-  paused_ = false;
+  const bool was_paused = std::exchange(paused_, false);
+  if (was_paused && state_ == State::Ready && response_started_ && !response_done_) {
+    arm_timer(pool_->settings().read_timeout, UpstreamErrorKind::ReadTimeout);
+  }
   if (reading_ || state_ == State::Closing || state_ == State::Connecting) return;
   reading_ = true;
   uv_read_start(
@@ -250,6 +274,8 @@ void UpstreamConn::arm_timer(config::Millis timeout, UpstreamErrorKind kind) {
           observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamFirstByte);
         } else if (self->timer_kind_ == UpstreamErrorKind::ReadTimeout) {
           observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamRead);
+        } else if (self->timer_kind_ == UpstreamErrorKind::WriteTimeout) {
+          observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamWrite);
         }
         self->fail(self->timer_kind_);
       },

@@ -27,6 +27,7 @@ enum class TimeoutKind {
   UpstreamConnect,
   UpstreamFirstByte,
   UpstreamRead,
+  UpstreamWrite,
   Shutdown,
   kCount
 };
@@ -37,6 +38,7 @@ enum class UpstreamErrorKind {
   ConnectTimeout,
   FirstByteTimeout,
   ReadTimeout,
+  WriteTimeout,     // the origin stopped reading the request body
   Reset,            // connection closed or reset before the response completed
   InvalidResponse,  // unparseable response from the origin
   NoServer,         // no usable server in the pool

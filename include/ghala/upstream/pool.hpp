@@ -51,8 +51,10 @@ class UpstreamConn final : private http::MessageSink {
 
   // Writes a piece of the request (head, body data, chunk framing).
   void write(std::string text, BlockRef body = {}, std::string_view suffix = {});
-  // The whole request was written: start the first-byte timer and expect a response to `method`.
-  void request_sent(http::Method method);
+  // A request for `method` starts on this connection (call before writing its head).
+  void begin_request(http::Method method);
+  // The whole request was written: start the first-byte timer.
+  void request_sent();
   // Flow control from the client side.
   void pause_reading();
   void resume_reading();
@@ -101,6 +103,7 @@ class UpstreamConn final : private http::MessageSink {
   bool paused_ = false;
   bool in_read_ = false;
   bool write_failed_ = false;
+  bool request_complete_ = true;
   std::uint64_t connect_start_ = 0;
   double connect_seconds_ = -1;
   UpstreamConn* next_idle_ = nullptr;
@@ -136,6 +139,7 @@ class UpstreamPool {
   std::uint32_t active() const noexcept { return active_; }
   std::uint32_t weight() const noexcept { return server_.address.port ? server_.weight : 1; }
   const std::string& address_text() const noexcept { return server_.address.text; }
+  const config::UpstreamServer& server() const noexcept { return server_; }
   const config::Upstream& settings() const noexcept { return settings_; }
   observe::UpstreamMetrics& metrics() noexcept { return *metrics_; }
 
