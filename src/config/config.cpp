@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "ghala/core/units.hpp"
+
 namespace ghala::config {
 
 std::string ConfigError::format() const {
@@ -69,6 +71,24 @@ void admin_changes(const Config& running, const Config& next, std::vector<std::s
   }
 }
 
+std::string disk_text(const std::optional<DiskTier>& d) {
+  return d ? d->path + " (" + format_size(d->max_size) + ")" : std::string("none");
+}
+
+// The tiers size their structures and open RocksDB once, at startup.
+void cache_changes(const Config& running, const Config& next, std::vector<std::string>& out) {
+  const CacheSettings& a = running.cache;
+  const CacheSettings& b = next.cache;
+  if (a.memory_max_size != b.memory_max_size) {
+    out.push_back("cache.memory.max_size " + format_size(a.memory_max_size) + " -> " +
+                  format_size(b.memory_max_size));
+  }
+  const bool same_disk =
+      a.disk.has_value() == b.disk.has_value() &&
+      (!a.disk || (a.disk->path == b.disk->path && a.disk->max_size == b.disk->max_size));
+  if (!same_disk) out.push_back("cache.disk " + disk_text(a.disk) + " -> " + disk_text(b.disk));
+}
+
 }  // namespace
 
 std::vector<std::string> restart_required_changes(const Config& running, const Config& next) {
@@ -78,6 +98,7 @@ std::vector<std::string> restart_required_changes(const Config& running, const C
     out.push_back("workers " + workers_text(running.workers) + " -> " + workers_text(next.workers));
   }
   admin_changes(running, next, out);
+  cache_changes(running, next, out);
   return out;
 }
 

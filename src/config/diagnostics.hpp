@@ -22,6 +22,7 @@ class Diagnostics {
   void error(std::string message);  // about the file as a whole
 
   bool empty() const noexcept { return errors_.empty(); }
+  std::size_t size() const noexcept { return errors_.size(); }
   const std::string& file() const noexcept { return file_; }
   std::vector<ConfigError> take() && { return std::move(errors_); }
 

@@ -118,56 +118,6 @@ void read_listeners(const Field& f, Diagnostics& diag, Config& c) {
   }
 }
 
-bool valid_env_name(std::string_view s) {
-  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  return std::all_of(s.begin(), s.end(), [](char ch) {
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '_';
-  });
-}
-
-// The token travels in an HTTP header: printable ASCII without spaces, and long enough that
-// guessing it is not practical.
-std::optional<std::string> check_token(std::string_view token) {
-  const bool printable =
-      std::all_of(token.begin(), token.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
-  if (!printable) return "must be printable ASCII without spaces";
-  if (token.size() < kMinTokenLength) {
-    return "is too short: use at least " + std::to_string(kMinTokenLength) +
-           " characters (e.g. the output of 'openssl rand -hex 24')";
-  }
-  return std::nullopt;
-}
-
-void read_admin_token(const MapView& m, Diagnostics& diag, Admin& admin) {
-  std::string token;
-  const Field* token_f = m.find("token");
-  const Field* env_f = m.find("token_env");
-  if (env_f) {
-    std::string name;
-    if (read_string(*env_f, diag, name)) {
-      if (!valid_env_name(name)) {
-        diag.error(env_f->mark(),
-                   "token_env: " + quote_value(name) + " is not an environment variable name");
-      } else if (!token_f) {  // token wins when both are set
-        const char* v = std::getenv(name.c_str());
-        if (v == nullptr || *v == '\0') {
-          diag.error(env_f->mark(),
-                     "token_env: environment variable " + name + " is not set or empty");
-          return;
-        }
-        token = v;
-        if (auto why = check_token(token))
-          diag.error(env_f->mark(), "token from " + name + " " + *why);
-      }
-    }
-  }
-  if (token_f && read_string(*token_f, diag, token)) {
-    if (auto why = check_token(token)) diag.error(token_f->mark(), "token " + *why);
-  }
-  admin.token = std::move(token);
-}
-
 void read_admin(const Field& f, Diagnostics& diag, Config& c) {
   static constexpr std::array<std::string_view, 3> kKeys{"listen", "token", "token_env"};
   MapView m(f, kKeys, diag);
@@ -185,7 +135,7 @@ void read_admin(const Field& f, Diagnostics& diag, Config& c) {
   } else {
     diag.error(m.mark(), "admin: missing 'listen' (remove the admin section to run without one)");
   }
-  read_admin_token(m, diag, c.admin);
+  c.admin.token = read_token(m, diag, "");
 }
 
 void read_limits(const Field& f, Diagnostics& diag, Limits& l) {
@@ -253,8 +203,9 @@ void read_access_log(LoadContext& ctx, const Field& f, AccessLog& log) {
   }
 }
 
-constexpr std::array<std::string_view, 8> kTopKeys{"workers",  "listen",     "admin",     "limits",
-                                                   "timeouts", "access_log", "upstreams", "sites"};
+constexpr std::array<std::string_view, 9> kTopKeys{"workers", "listen",    "admin",
+                                                   "limits",  "timeouts",  "access_log",
+                                                   "cache",   "upstreams", "sites"};
 
 void read_root(LoadContext& ctx, const YAML::Node& root, Config& c) {
   Diagnostics& diag = ctx.diag;
@@ -277,6 +228,7 @@ void read_root(LoadContext& ctx, const YAML::Node& root, Config& c) {
   if (const Field* f = m.find("limits")) read_limits(*f, diag, c.limits);
   if (const Field* f = m.find("timeouts")) read_timeouts(*f, diag, c.timeouts);
   if (const Field* f = m.find("access_log")) read_access_log(ctx, *f, c.access_log);
+  if (const Field* f = m.find("cache")) read_cache_settings(ctx, *f, c);
   if (const Field* f = m.find("upstreams")) read_upstreams(ctx, *f, c);
   read_sites(ctx, m.find("sites"), c);
 }
@@ -349,6 +301,66 @@ LoadResult internal_error(const std::string& file, std::string_view what) {
 }
 
 }  // namespace
+
+namespace {
+
+bool valid_env_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+  });
+}
+
+// The token travels in an HTTP header: printable ASCII without spaces, and long enough that
+// guessing it is not practical.
+std::optional<std::string> check_token(std::string_view token) {
+  const bool printable =
+      std::all_of(token.begin(), token.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
+  if (!printable) return "must be printable ASCII without spaces";
+  if (token.size() < kMinTokenLength) {
+    return "is too short: use at least " + std::to_string(kMinTokenLength) +
+           " characters (e.g. the output of 'openssl rand -hex 24')";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string read_token(const MapView& m, Diagnostics& diag, std::string_view prefix) {
+  const std::string p(prefix);
+  std::string token;
+  const Field* token_f = m.find("token");
+  const Field* env_f = m.find("token_env");
+  if (env_f) {
+    std::string name;
+    if (read_string(*env_f, diag, name)) {
+      if (!valid_env_name(name)) {
+        diag.error(env_f->mark(),
+                   p + "token_env: " + quote_value(name) + " is not an environment variable name");
+      } else if (!token_f) {  // token wins when both are set
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr || *v == '\0') {
+          diag.error(env_f->mark(),
+                     p + "token_env: environment variable " + name + " is not set or empty");
+          return {};
+        }
+        token = v;
+        if (auto why = check_token(token)) {
+          diag.error(env_f->mark(), p + "token from " + name + " " + *why);
+          return {};
+        }
+      }
+    }
+  }
+  if (token_f && read_string(*token_f, diag, token)) {
+    if (auto why = check_token(token)) {
+      diag.error(token_f->mark(), p + "token " + *why);
+      return {};
+    }
+  }
+  return token;
+}
 
 std::string resolve_path(const LoadContext& ctx, const std::string& path) {
   std::filesystem::path p(path);

@@ -5,6 +5,8 @@
 // can still be checked (a route can be checked against the upstreams that did load).
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/diagnostics.hpp"
 #include "config/yaml_fields.hpp"
@@ -22,6 +24,23 @@ std::string resolve_path(const LoadContext& ctx, const std::string& path);
 
 // `upstreams:` (a map name -> upstream) into config.upstreams, in file order.
 void read_upstreams(LoadContext& ctx, const Field& field, Config& config);
+
+// `cache:` (the top-level storage and policy section) into config.cache. Reads after admin:, so
+// that a purge token without an admin listener can be reported.
+void read_cache_settings(LoadContext& ctx, const Field& field, Config& config);
+
+// A `cache:` list of rules under a site or a route, compiled; invalid rules are reported and left
+// out.
+std::vector<CacheRule> read_cache_rules(LoadContext& ctx, const Field& field);
+
+// A path pattern (route `match`, rule `match.path`): starts with '/', printable, no spaces; a
+// glob when it contains '*' or '?'. Errors are prefixed with f.name.
+bool read_path_pattern(LoadContext& ctx, const Field& f, std::string& out, MatchKind& kind);
+
+// A bearer token from `token` or `token_env` of m (token wins when both are set); checked as
+// admin.token is. `prefix` starts each message ("" for admin, "purge." for the purge API).
+// Empty when neither key is set or the token is invalid (already reported).
+std::string read_token(const MapView& m, Diagnostics& diag, std::string_view prefix);
 
 // `sites:` into config.sites and config.default_site; resolves each route's upstream against
 // config.upstreams (so read_upstreams runs first). `field` is null when the key is missing.

@@ -14,11 +14,11 @@
 namespace ghala::config {
 namespace {
 
-constexpr std::array<std::string_view, 4> kSiteKeys{"name", "hosts", "default", "routes"};
-constexpr std::array<std::string_view, 3> kRouteKeys{"match", "upstream", "host_header"};
-// Route keys that later versions add (cache rules, output transforms, blue/green switch): named
-// here so that a config written for a newer ghala gets "not supported yet", not "unknown key".
-constexpr std::array<std::string_view, 3> kRouteReserved{"cache", "transforms", "switch"};
+constexpr std::array<std::string_view, 5> kSiteKeys{"name", "hosts", "default", "cache", "routes"};
+constexpr std::array<std::string_view, 4> kRouteKeys{"match", "upstream", "host_header", "cache"};
+// Route keys that later versions add (output transforms, blue/green switch): named here so that
+// a config written for a newer ghala gets "not supported yet", not "unknown key".
+constexpr std::array<std::string_view, 2> kRouteReserved{"transforms", "switch"};
 
 struct Claim {
   std::string site;
@@ -125,23 +125,6 @@ void read_hosts(LoadContext& ctx, const Field& f, SitesState& st, Site& site) {
   }
 }
 
-void read_match(LoadContext& ctx, const Field& f, Route& r) {
-  if (!read_string(f, ctx.diag, r.match)) return;
-  const bool printable =
-      std::all_of(r.match.begin(), r.match.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-  if (r.match.empty() || r.match.front() != '/' || !printable) {
-    ctx.diag.error(f.mark(), "match: " + quote_value(r.match) +
-                                 " must be a path starting with '/' (a prefix such as /api/ or a "
-                                 "glob such as /img/*.jpg), without spaces");
-    return;
-  }
-  r.kind = r.match.find_first_of("*?") == std::string::npos ? MatchKind::Prefix : MatchKind::Glob;
-  if (r.kind == MatchKind::Glob && r.match.size() > kMaxGlobPattern) {
-    ctx.diag.error(f.mark(), "match: glob patterns are limited to " +
-                                 std::to_string(kMaxGlobPattern) + " characters");
-  }
-}
-
 void read_route_upstream(LoadContext& ctx, const Field& f, const Config& c, Route& r) {
   if (!read_string(f, ctx.diag, r.upstream)) return;
   for (std::size_t i = 0; i < c.upstreams.size(); ++i) {
@@ -187,12 +170,25 @@ void read_host_header(LoadContext& ctx, const Field& f, Route& r) {
   r.host_rewrite = std::move(v);
 }
 
+// A route evaluates its own rules, then its site's (which read_site reads before the routes).
+void join_site_rules(LoadContext& ctx, const Field& at, const Site& site, Route& r) {
+  auto& rules = r.cache_rules.rules;
+  if (rules.size() + site.cache_rules.size() > RuleSet::kMaxRules) {
+    ctx.diag.error(at.mark(), "route " + quote_value(r.match) + " has " +
+                                  std::to_string(rules.size()) + " cache rules and its site " +
+                                  std::to_string(site.cache_rules.size()) + ": at most " +
+                                  std::to_string(RuleSet::kMaxRules) + " together");
+    return;
+  }
+  rules.insert(rules.end(), site.cache_rules.begin(), site.cache_rules.end());
+}
+
 void read_route(LoadContext& ctx, const Field& item, const Config& c, Site& site) {
   MapView m(item, kRouteKeys, ctx.diag, kRouteReserved);
   if (!m.valid()) return;
   Route r;
   if (const Field* f = m.find("match")) {
-    read_match(ctx, *f, r);
+    read_path_pattern(ctx, *f, r.match, r.kind);
   } else {
     ctx.diag.error(m.mark(),
                    "route needs 'match' (a path prefix such as /api/ or a glob such "
@@ -204,6 +200,12 @@ void read_route(LoadContext& ctx, const Field& item, const Config& c, Site& site
     ctx.diag.error(m.mark(), "route needs 'upstream' (the name of an entry under upstreams:)");
   }
   if (const Field* f = m.find("host_header")) read_host_header(ctx, *f, r);
+  if (const Field* f = m.find("cache")) {
+    r.cache_rules.rules = read_cache_rules(ctx, *f);
+    join_site_rules(ctx, *f, site, r);
+  } else {
+    join_site_rules(ctx, item, site, r);
+  }
   site.routes.push_back(std::move(r));
 }
 
@@ -245,6 +247,7 @@ void read_site(LoadContext& ctx, const Field& item, SitesState& st, Config& c) {
         st.explicit_default = c.sites.size();
       }
     }
+    if (const Field* f = m.find("cache")) site.cache_rules = read_cache_rules(ctx, *f);
     const Field* routes = m.find("routes");
     auto items = routes ? list_items(*routes, ctx.diag) : std::nullopt;
     if (!routes || (items && items->empty())) {
@@ -257,6 +260,25 @@ void read_site(LoadContext& ctx, const Field& item, SitesState& st, Config& c) {
 }
 
 }  // namespace
+
+bool read_path_pattern(LoadContext& ctx, const Field& f, std::string& out, MatchKind& kind) {
+  if (!read_string(f, ctx.diag, out)) return false;
+  const bool printable =
+      std::all_of(out.begin(), out.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (out.empty() || out.front() != '/' || !printable) {
+    ctx.diag.error(f.mark(), f.name + ": " + quote_value(out) +
+                                 " must be a path starting with '/' (a prefix such as /api/ or a "
+                                 "glob such as /img/*.jpg), without spaces");
+    return false;
+  }
+  kind = out.find_first_of("*?") == std::string::npos ? MatchKind::Prefix : MatchKind::Glob;
+  if (kind == MatchKind::Glob && out.size() > kMaxGlobPattern) {
+    ctx.diag.error(f.mark(), f.name + ": glob patterns are limited to " +
+                                 std::to_string(kMaxGlobPattern) + " characters");
+    return false;
+  }
+  return true;
+}
 
 void read_sites(LoadContext& ctx, const Field* field, Config& config) {
   if (!field) {

@@ -14,6 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ghala/cache/policy.hpp"
+#include "ghala/config/cache_rules.hpp"
+
 namespace ghala::config {
 
 using Millis = std::chrono::milliseconds;
@@ -56,7 +59,30 @@ struct AccessLog {
 struct Admin {
   std::optional<SocketAddress> listen;  // nullopt: no admin listener
   std::string token;                    // bearer token for mutating endpoints; empty: reload only
-                                        // from loopback, purge off
+                                        // from loopback. Purge has its own token (CacheSettings).
+};
+
+// The disk (RocksDB) tier. Absent from CacheSettings: memory only.
+struct DiskTier {
+  std::string path;                      // absolute, lexically normal; created by the tier
+  std::uint64_t max_size = 10ull << 30;  // bytes
+};
+
+// The top-level `cache:` section: storage and the policy every site shares. Per-site and
+// per-route behaviour is in the cache rules (cache_rules.hpp).
+struct CacheSettings {
+  std::uint64_t memory_max_size = 512ull << 20;  // bytes held by the memory tier
+  std::optional<DiskTier> disk;
+  std::uint64_t max_object_size = 256ull << 20;  // larger bodies are passed, not stored
+  std::int64_t heuristic_percent = 10;           // RFC 9111 §4.2.2, of (Date - Last-Modified)
+  Millis heuristic_max = 24h;                    // cap on a heuristic lifetime
+  cache::ClientDirectives client_directives = cache::ClientDirectives::Ignore;
+  // RFC 9213 targeted fields in precedence order (canonical case as written); empty: none.
+  std::vector<std::string> targeted_fields{"Ghala-Cache-Control", "CDN-Cache-Control"};
+  Millis lock_timeout = 5s;   // how long a coalesced request waits for the fetch in flight
+  Millis hit_for_pass = 30s;  // how long an uncacheable answer sends a key straight to the
+                              // origin; 0 = off
+  std::string purge_token;    // bearer token of the purge API; empty: purge API off
 };
 
 enum class OriginKind { Http, Dir };
@@ -80,8 +106,6 @@ struct Upstream {
   Millis keepalive_idle = 60s;               // idle pooled connection lifetime
 };
 
-enum class MatchKind { Prefix, Glob };
-
 enum class HostHeaderMode { Pass, Rewrite };
 
 struct Route {
@@ -91,14 +115,17 @@ struct Route {
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   HostHeaderMode host_mode = HostHeaderMode::Pass;
   std::string host_rewrite;  // when host_mode == Rewrite
-  // Later issues attach here: cache rules, transforms, blue/green/canary switch.
+  // This route's cache rules followed by its site's, in evaluation order (see cache_rules.hpp).
+  RuleSet cache_rules;
+  // Later issues attach here: transforms, blue/green/canary switch.
 };
 
 struct Site {
   std::string name;
   std::vector<std::string> hosts;  // lower-case host names, without port; "*.example.com" allowed
   bool is_default = false;
-  std::vector<Route> routes;  // evaluated in order; the first that matches wins
+  std::vector<Route> routes;           // evaluated in order; the first that matches wins
+  std::vector<CacheRule> cache_rules;  // the site's own rules, as written (also in each route's)
 };
 
 // Host name -> site index, compiled by the loader (see build_host_index in router.hpp) so that
@@ -127,6 +154,7 @@ struct Config {
   Limits limits;
   Timeouts timeouts;
   AccessLog access_log;
+  CacheSettings cache;
   std::vector<Upstream> upstreams;
   std::vector<Site> sites;
   std::size_t default_site = 0;  // index into sites
@@ -159,7 +187,8 @@ LoadResult load_file(const std::string& path);
 
 // What a hot reload from `running` to `next` cannot apply, one human-readable line per change
 // ("listener 127.0.0.1:8081 added", "workers 4 -> 8"). Empty: everything can be applied live.
-// Covers listeners (address and backlog), the worker count and the admin listen address.
+// Covers listeners (address and backlog), the worker count, the admin listen address and the
+// cache's storage (memory size, disk tier path and size).
 std::vector<std::string> restart_required_changes(const Config& running, const Config& next);
 
 }  // namespace ghala::config

@@ -148,7 +148,8 @@ TEST_CASE("routes need a path match and a known upstream") {
   CHECK_LOAD_ERROR(route("{match: /, upstream: app, host_header: \"a b\"}"), 9,
                    "expected pass or a host name");
   CHECK_LOAD_ERROR(route("{match: /, upstream: app, host_header: \"a.com:x\"}"), 9, "bad port");
-  CHECK_LOAD_ERROR(route("{match: /, upstream: app, cache: {ttl: 1h}}"), 9, "not supported yet");
+  CHECK_LOAD_ERROR(route("{match: /, upstream: app, cache: {ttl: 1h}}"), 9,
+                   "cache: expected a list of rules, found a map");
   CHECK_LOAD_ERROR(route("{match: /, upstream: app, transforms: []}"), 9, "not supported yet");
   CHECK_LOAD_ERROR(route("{match: /, upstream: app, switch: blue}"), 9, "not supported yet");
   CHECK_LOAD_ERROR(route("{match: /, upstram: app}"), 9,
