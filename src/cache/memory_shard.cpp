@@ -1,0 +1,423 @@
+#include "cache/memory_shard.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <mutex>
+
+namespace ghala::cache {
+
+namespace {
+
+constexpr std::uint8_t kMaxFreq = 3;  // the paper's 2-bit counter
+// S3-FIFO's small queue share. The paper finds 10% works across its traces (SOSP'23 §4.2).
+constexpr std::uint64_t kSmallPercent = 10;
+// The ghost set never shrinks below this, so a nearly empty shard still learns.
+constexpr std::size_t kMinGhostEntries = 64;
+
+}  // namespace
+
+std::uint64_t memory_object_id(std::string_view key, std::string_view vary_key) noexcept {
+  const std::uint64_t a = std::hash<std::string_view>{}(key);
+  const std::uint64_t b = std::hash<std::string_view>{}(vary_key);
+  // boost::hash_combine's mixing, widened to 64 bits.
+  return a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
+}
+
+// ---- MemoryNodeList ----
+
+void MemoryNodeList::push_head(MemoryNode* n) noexcept {
+  n->newer = nullptr;
+  n->older = head_;
+  if (head_ != nullptr) head_->newer = n;
+  head_ = n;
+  if (tail_ == nullptr) tail_ = n;
+  bytes_ += n->charge;
+}
+
+void MemoryNodeList::unlink(MemoryNode* n) noexcept {
+  (n->newer != nullptr ? n->newer->older : head_) = n->older;
+  (n->older != nullptr ? n->older->newer : tail_) = n->newer;
+  n->newer = n->older = nullptr;
+  bytes_ -= n->charge;
+}
+
+void MemoryNodeList::set_charge(MemoryNode* n, std::uint64_t charge) noexcept {
+  bytes_ = bytes_ - n->charge + charge;
+  n->charge = static_cast<std::uint32_t>(charge);
+}
+
+// ---- MemoryGhostSet ----
+
+void MemoryGhostSet::add(std::uint64_t id, std::size_t limit) {
+  const std::uint64_t seq = next_seq_++;
+  seq_of_[id] = seq;
+  fifo_.emplace_back(id, seq);
+  while (fifo_.size() > limit) {
+    const auto [old_id, old_seq] = fifo_.front();
+    fifo_.pop_front();
+    auto it = seq_of_.find(old_id);
+    if (it != seq_of_.end() && it->second == old_seq) seq_of_.erase(it);
+  }
+}
+
+bool MemoryGhostSet::take(std::uint64_t id) {
+  return seq_of_.erase(id) > 0;
+}
+
+// ---- MemoryShard ----
+
+MemoryShard::MemoryShard(std::uint64_t capacity, EvictionPolicy policy)
+    : capacity_(capacity), small_target_(capacity * kSmallPercent / 100), policy_(policy) {}
+
+// The index owns the nodes; the queues and the tag index only point at them.
+MemoryShard::~MemoryShard() = default;
+
+void MemoryShard::lookup(std::string_view key, std::vector<ObjectPtr>& out) {
+  auto collect = [&](MemoryNode* head) {
+    for (MemoryNode* n = head; n != nullptr; n = n->next_variant.get()) out.push_back(n->obj);
+  };
+  if (policy_ == EvictionPolicy::Lru) {
+    std::unique_lock lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      misses_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+      main_.unlink(n);
+      main_.push_head(n);
+    }
+    collect(it->second.get());
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  std::shared_lock lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+    // Load-then-store instead of a read-modify-write: popular objects sit at the cap, so the
+    // common case writes nothing and their cache line stays shared between cores.
+    const std::uint8_t f = n->freq.load(std::memory_order_relaxed);
+    if (f < kMaxFreq) n->freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
+  }
+  collect(it->second.get());
+  hits_.fetch_add(1, std::memory_order_relaxed);
+}
+
+InsertResult MemoryShard::insert(std::string key, ObjectPtr obj, std::uint64_t charge) {
+  InsertResult result{InsertOutcome::Stored, charge, 0};
+  const std::uint64_t id = memory_object_id(key, obj->vary_key);
+  // Allocated before the lock (shorter critical section) and before the index changes (an
+  // allocation failure must not leave a key without variants). Unused on a replacement.
+  auto fresh = std::make_unique<MemoryNode>();
+  Graveyard dead;  // declared before the lock: released after it
+  std::unique_lock lock(mu_);
+  auto [it, fresh_key] = index_.try_emplace(std::move(key));
+  MemoryNode* node = nullptr;
+  if (!fresh_key) {
+    for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+      if (n->obj->vary_key == obj->vary_key) node = n;
+    }
+  }
+  if (node != nullptr) {
+    // Same variant: a newer response (or a 304 update) for an object already resident. It keeps
+    // its place and its frequency; under LRU it counts as a use.
+    replace_object(node, std::move(obj), charge, dead);
+    if (policy_ == EvictionPolicy::Lru) {
+      main_.unlink(node);
+      main_.push_head(node);
+    }
+    result.outcome = InsertOutcome::Replaced;
+    ++replacements_;
+  } else {
+    node = fresh.get();
+    node->key = &it->first;
+    node->charge = static_cast<std::uint32_t>(charge);
+    node->obj = std::move(obj);
+    fresh->next_variant = std::move(it->second);
+    it->second = std::move(fresh);
+    if (policy_ == EvictionPolicy::Lru) {
+      node->queue = MemoryQueue::Main;
+    } else if (ghost_.take(id)) {
+      node->queue = MemoryQueue::Main;
+      ++ghost_admissions_;
+    }
+    list_of(node).push_head(node);
+    ++objects_;
+    ++inserts_;
+    add_tags(node);
+  }
+  evict_until_fits(node, dead, result.evicted);
+  return result;
+}
+
+void MemoryShard::replace_object(MemoryNode* n, ObjectPtr obj, std::uint64_t charge,
+                                 Graveyard& dead) {
+  remove_tags(n);
+  dead.objects.push_back(std::move(n->obj));
+  n->obj = std::move(obj);
+  list_of(n).set_charge(n, charge);
+  add_tags(n);
+}
+
+// Evicts until the shard is within its budget, never evicting `protect` (the object just
+// stored). Terminates: protect's charge is at most the capacity, so while the shard is over
+// budget some other node exists, and every step either evicts a node, moves one from S to M
+// (at most once per node) or lowers a frequency.
+void MemoryShard::evict_until_fits(MemoryNode* protect, Graveyard& dead, std::uint64_t& evicted) {
+  while (used() > capacity_) {
+    if (policy_ == EvictionPolicy::Lru) {
+      MemoryNode* victim = main_.tail();
+      assert(victim != nullptr && victim != protect);
+      if (victim == nullptr || victim == protect) return;
+      remove(victim, dead);
+      ++evicted;
+      ++evicted_capacity_;
+      continue;
+    }
+    bool from_small = !small_.empty() && (small_.bytes() > small_target_ || main_.empty());
+    MemoryNodeList& queue = from_small ? small_ : main_;
+    MemoryNodeList& other = from_small ? main_ : small_;
+    MemoryNode* victim = queue.tail();
+    if (victim == protect) {
+      if (other.empty()) {
+        // protect is the oldest of its queue but not alone in it: look past it.
+        queue.unlink(protect);
+        queue.push_head(protect);
+        continue;
+      }
+      from_small = !from_small;
+      victim = other.tail();
+    }
+    if (from_small) {
+      evict_from_small(victim, dead, evicted);
+    } else {
+      evict_from_main(victim, dead, evicted);
+    }
+  }
+}
+
+void MemoryShard::evict_from_small(MemoryNode* n, Graveyard& dead, std::uint64_t& evicted) {
+  if (n->freq.load(std::memory_order_relaxed) > 0) {
+    small_.unlink(n);
+    n->freq.store(0, std::memory_order_relaxed);
+    n->queue = MemoryQueue::Main;
+    main_.push_head(n);
+    return;
+  }
+  // A one-hit wonder (so far): remember it, so that if it comes back soon it goes to M.
+  ghost_.add(memory_object_id(*n->key, n->obj->vary_key),
+             std::max<std::size_t>(kMinGhostEntries, objects_));
+  remove(n, dead);
+  ++evicted;
+  ++evicted_capacity_;
+}
+
+void MemoryShard::evict_from_main(MemoryNode* n, Graveyard& dead, std::uint64_t& evicted) {
+  const std::uint8_t f = n->freq.load(std::memory_order_relaxed);
+  if (f > 0) {
+    n->freq.store(static_cast<std::uint8_t>(f - 1), std::memory_order_relaxed);
+    main_.unlink(n);
+    main_.push_head(n);
+    return;
+  }
+  remove(n, dead);
+  ++evicted;
+  ++evicted_capacity_;
+}
+
+void MemoryShard::remove(MemoryNode* n, Graveyard& dead) {
+  list_of(n).unlink(n);
+  remove_tags(n);
+  auto it = index_.find(*n->key);
+  assert(it != index_.end());
+  std::unique_ptr<MemoryNode>* link = &it->second;
+  while (link->get() != n) link = &(*link)->next_variant;
+  std::unique_ptr<MemoryNode> owned = std::move(*link);
+  *link = std::move(owned->next_variant);
+  owned->key = nullptr;  // the key string dies with its index entry
+  if (!it->second) index_.erase(it);
+  dead.nodes.push_back(std::move(owned));
+  --objects_;
+}
+
+void MemoryShard::add_tags(MemoryNode* n) {
+  for (const std::string& tag : n->obj->tags) {
+    auto it = tags_.find(tag);
+    if (it == tags_.end()) it = tags_.emplace(tag, std::unordered_set<MemoryNode*>{}).first;
+    it->second.insert(n);
+  }
+}
+
+void MemoryShard::remove_tags(MemoryNode* n) {
+  for (const std::string& tag : n->obj->tags) {
+    auto it = tags_.find(tag);
+    if (it == tags_.end()) continue;  // a repeated tag, already removed
+    it->second.erase(n);
+    if (it->second.empty()) tags_.erase(it);
+  }
+}
+
+std::vector<MemoryNode*> MemoryShard::nodes_with_prefix(std::string_view prefix) const {
+  std::vector<MemoryNode*> out;
+  for (const auto& [key, head] : index_) {
+    if (!key.starts_with(prefix)) continue;
+    for (MemoryNode* n = head.get(); n != nullptr; n = n->next_variant.get()) out.push_back(n);
+  }
+  return out;
+}
+
+std::vector<MemoryNode*> MemoryShard::nodes_with_tag(std::string_view tag) const {
+  auto it = tags_.find(tag);
+  if (it == tags_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+std::uint64_t MemoryShard::erase(std::string_view key) {
+  Graveyard dead;
+  std::unique_lock lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return 0;
+  std::uint64_t n = 0;
+  // remove() erases the index entry with the last variant, so take the head each time.
+  while (true) {
+    MemoryNode* head = it->second.get();
+    const bool last = head->next_variant == nullptr;
+    remove(head, dead);
+    ++n;
+    if (last) break;
+  }
+  evicted_purge_ += n;
+  return n;
+}
+
+std::uint64_t MemoryShard::erase_variant(std::string_view key, std::string_view vary_key) {
+  Graveyard dead;
+  std::unique_lock lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return 0;
+  for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+    if (n->obj->vary_key == vary_key) {
+      remove(n, dead);
+      ++evicted_purge_;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+std::uint64_t MemoryShard::erase_prefix(std::string_view prefix) {
+  Graveyard dead;
+  std::unique_lock lock(mu_);
+  const std::vector<MemoryNode*> victims = nodes_with_prefix(prefix);
+  for (MemoryNode* n : victims) remove(n, dead);
+  evicted_purge_ += victims.size();
+  return victims.size();
+}
+
+std::uint64_t MemoryShard::erase_tag(std::string_view tag) {
+  Graveyard dead;
+  std::unique_lock lock(mu_);
+  const std::vector<MemoryNode*> victims = nodes_with_tag(tag);
+  for (MemoryNode* n : victims) remove(n, dead);
+  evicted_purge_ += victims.size();
+  return victims.size();
+}
+
+// Soft purge in three steps, so the copies (header strings, chunk references) are made without
+// the lock: select under the shared lock, copy unlocked, then swap under the exclusive lock each
+// object that is still the one selected (a concurrent insert or eviction wins).
+std::uint64_t MemoryShard::soft_purge_nodes(const std::function<std::vector<MemoryNode*>()>& select,
+                                            std::int64_t now) {
+  std::vector<Marked> marked;
+  {
+    std::shared_lock lock(mu_);
+    for (MemoryNode* n : select()) {
+      if (n->obj->soft_purged_at != 0) continue;
+      marked.push_back(Marked{*n->key, n->obj, nullptr});
+    }
+  }
+  if (marked.empty()) return 0;
+  for (Marked& m : marked) {
+    auto copy = std::make_shared<StoredObject>(*m.old_obj);
+    copy->soft_purged_at = now;
+    m.new_obj = std::move(copy);
+  }
+  std::uint64_t done = 0;
+  std::uint64_t evicted = 0;
+  Graveyard dead;
+  std::unique_lock lock(mu_);
+  for (Marked& m : marked) {
+    auto it = index_.find(m.key);
+    if (it == index_.end()) continue;
+    for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+      if (n->obj != m.old_obj) continue;
+      const std::uint64_t charge = memory_charge(m.key, *m.new_obj);
+      replace_object(n, std::move(m.new_obj), charge, dead);
+      ++done;
+      break;
+    }
+  }
+  soft_purged_ += done;
+  // A copy's strings may be sized differently from the original's; stay within budget.
+  evict_until_fits(nullptr, dead, evicted);
+  return done;
+}
+
+std::uint64_t MemoryShard::soft_purge(std::string_view key, std::int64_t now) {
+  return soft_purge_nodes(
+      [&] {
+        std::vector<MemoryNode*> out;
+        auto it = index_.find(key);
+        if (it == index_.end()) return out;
+        for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+          out.push_back(n);
+        }
+        return out;
+      },
+      now);
+}
+
+std::uint64_t MemoryShard::soft_purge_prefix(std::string_view prefix, std::int64_t now) {
+  return soft_purge_nodes([&] { return nodes_with_prefix(prefix); }, now);
+}
+
+std::uint64_t MemoryShard::soft_purge_tag(std::string_view tag, std::int64_t now) {
+  return soft_purge_nodes([&] { return nodes_with_tag(tag); }, now);
+}
+
+void MemoryShard::snapshot(std::vector<std::pair<std::string, ObjectPtr>>& out) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [key, head] : index_) {
+    for (MemoryNode* n = head.get(); n != nullptr; n = n->next_variant.get()) {
+      out.emplace_back(key, n->obj);
+    }
+  }
+}
+
+void MemoryShard::keys(std::vector<std::string>& out) const {
+  std::shared_lock lock(mu_);
+  for (const auto& entry : index_) out.push_back(entry.first);
+}
+
+void MemoryShard::add_stats(MemoryTierStats& s) const {
+  std::shared_lock lock(mu_);
+  s.objects += objects_;
+  s.keys += index_.size();
+  s.bytes += used();
+  s.small_bytes += small_.bytes();
+  s.ghost_entries += ghost_.size();
+  s.hits += hits_.load(std::memory_order_relaxed);
+  s.misses += misses_.load(std::memory_order_relaxed);
+  s.inserts += inserts_;
+  s.replacements += replacements_;
+  s.evicted_capacity += evicted_capacity_;
+  s.evicted_purge += evicted_purge_;
+  s.soft_purged += soft_purged_;
+  s.ghost_admissions += ghost_admissions_;
+}
+
+}  // namespace ghala::cache
