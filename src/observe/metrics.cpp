@@ -89,6 +89,24 @@ std::string_view to_string(UpstreamErrorKind k) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(CacheLookup k) noexcept {
+  switch (k) {
+    case CacheLookup::Hit:
+      return "hit";
+    case CacheLookup::Miss:
+      return "miss";
+    case CacheLookup::Stale:
+      return "stale";
+    case CacheLookup::Bypass:
+      return "bypass";
+    case CacheLookup::Pass:
+      return "pass";
+    case CacheLookup::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ParseErrorKind k) noexcept {
   switch (k) {
     case ParseErrorKind::BadRequest:
@@ -360,6 +378,10 @@ class MetricsImpl final : public Metrics {
     bytes_.add(ByteCounters::kUpstreamTx, n);
   }
 
+  void cache_lookup(CacheLookup result) noexcept override {
+    const auto i = static_cast<std::size_t>(result);
+    if (i < cache_lookups_.size()) cache_lookups_[i]->Increment();
+  }
   void timeout(TimeoutKind kind) noexcept override {
     const auto i = static_cast<std::size_t>(kind);
     if (i < timeouts_.size()) timeouts_[i]->Increment();
@@ -413,6 +435,7 @@ class MetricsImpl final : public Metrics {
   Counter* connections_total_ = nullptr;
   Counter* connections_rejected_ = nullptr;
   std::array<Counter*, kTimeoutKinds> timeouts_{};
+  std::array<Counter*, static_cast<std::size_t>(CacheLookup::kCount)> cache_lookups_{};
   std::array<Counter*, kParseErrorKinds> parse_errors_{};
 
   ByteCounters bytes_;
@@ -475,6 +498,12 @@ void MetricsImpl::build() {
                           "Timeouts that fired, by kind.");
   for (std::size_t k = 0; k < kTimeoutKinds; ++k) {
     timeouts_[k] = &timeouts.Add({{"kind", std::string(to_string(static_cast<TimeoutKind>(k)))}});
+  }
+  auto& lookups = family(prometheus::BuildCounter(), r, "ghala_cache_lookups_total",
+                         "Cache lookups, by result (hit, miss, stale, bypass, pass).");
+  for (std::size_t k = 0; k < cache_lookups_.size(); ++k) {
+    cache_lookups_[k] =
+        &lookups.Add({{"result", std::string(to_string(static_cast<CacheLookup>(k)))}});
   }
   auto& parse_errors = family(prometheus::BuildCounter(), r, "ghala_http_parse_errors_total",
                               "Client requests rejected while parsing, by kind.");

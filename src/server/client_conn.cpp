@@ -309,16 +309,17 @@ void ClientConn::continue_after_exchange() {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-void ClientConn::write(std::string text, BlockRef body, std::string_view suffix) {
+void ClientConn::write(std::string text, BlockRef body, std::string_view suffix,
+                       std::shared_ptr<const std::string> shared) {
   if (closing_) return;
-  bytes_out_ += text.size() + body.view().size() + suffix.size();
+  bytes_out_ += text.size() + body.view().size() + suffix.size() + (shared ? shared->size() : 0);
   std::size_t now = 0;
   auto outcome = stream_write(
       reinterpret_cast<uv_stream_t*>(&tcp_), std::move(text), std::move(body), suffix, this,
       [](void* owner, int status, std::size_t bytes) {
         static_cast<ClientConn*>(owner)->on_write_done(status, bytes);
       },
-      &now);
+      &now, std::move(shared));
   if (now) observe::Metrics::get().bytes_to_clients(now);
   if (outcome == WriteOutcome::Failed) {
     if (exchange_) exchange_->on_client_gone("client_write_failed");

@@ -34,7 +34,8 @@ class ClientConn final : private http::MessageSink {
   bool accept(uv_stream_t* listener);
 
   // Used by the exchange.
-  void write(std::string text, BlockRef body = {}, std::string_view suffix = {});
+  void write(std::string text, BlockRef body = {}, std::string_view suffix = {},
+             std::shared_ptr<const std::string> shared = nullptr);
   std::size_t queued_bytes() const;
   bool write_blocked() const { return queued_bytes() > kHighWater; }
   void pause_reading();  // request-body backpressure

@@ -260,7 +260,32 @@ void Exchange::route() {
 
 void Exchange::lookup() {
   phase_ = Phase::Lookup;
+  looked_up_ = true;
+  if (auto hit = cache_.lookup(*snap_, *route_, req_, host_)) {
+    serve_hit(std::move(hit));
+    return;
+  }
   fetch();
+}
+
+void Exchange::serve_hit(cache::ObjectPtr object) {
+  phase_ = Phase::Deliver;
+  http::ResponseHead head;
+  head.status = object->status;
+  cache_.hit_headers(*object, head.headers);
+  append_field(head.headers, "Via", kVia);
+  if (!head.headers.contains("Date")) head.headers.add("Date", http::cached_http_date_now());
+  head.headers.set("X-Request-Id", request_id_);
+  const bool body = !http::response_has_no_body(req_.method, head.status) && object->body_size > 0;
+  send_response_head(head, body, false);
+  if (body) {
+    // Chunks are shared with the cache: queued by reference, never copied.
+    for (const auto& chunk : object->chunks) {
+      send_to_client({}, {}, {}, chunk);
+      if (response_done_) return;  // the client went away
+    }
+  }
+  finish(keep_alive_);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +445,7 @@ void Exchange::on_upstream_head(http::ResponseHead& head) {
   pool_->metrics().observe_latency(upstream_head_s_);
   auto& h = head.headers;
   http::strip_hop_by_hop(h);
+  cache_.on_response_head(*snap_, req_, head);  // stores what the origin sent, end to end
   append_field(h, "Via", kVia);
   if (!h.contains("Date")) h.add("Date", http::cached_http_date_now());
   if (!h.contains("X-Request-Id")) h.add("X-Request-Id", request_id_);
@@ -455,6 +481,7 @@ void Exchange::send_response_head(http::ResponseHead& head, bool body_follows, b
 
 void Exchange::on_upstream_body(BlockRef data) {
   if (!response_body_allowed_ || data.empty()) return;
+  cache_.on_body(data.view());
   if (chunked_out_) {
     std::string size;
     http::append_chunk_size(data.view().size(), size);
@@ -478,6 +505,7 @@ void Exchange::on_client_writable() {
 
 void Exchange::on_upstream_complete() {
   if (chunked_out_ && response_body_allowed_) send_to_client(std::string(http::kLastChunk));
+  cache_.on_complete(*snap_, req_, host_, upstream_status_);
   drop_upstream(request_done_ && request_sent_);
   finish(keep_alive_);
 }
@@ -603,6 +631,7 @@ void Exchange::respond_simple(int status, std::string_view body, std::string_vie
 }
 
 void Exchange::drop_upstream(bool reusable) {
+  if (!reusable) cache_.abandon();  // an incomplete response is never stored
   if (conn_) {
     auto* c = std::exchange(conn_, nullptr);
     conn_ready_ = false;
@@ -610,14 +639,15 @@ void Exchange::drop_upstream(bool reusable) {
   }
 }
 
-void Exchange::send_to_client(std::string text, BlockRef body, std::string_view suffix) {
+void Exchange::send_to_client(std::string text, BlockRef body, std::string_view suffix,
+                              std::shared_ptr<const std::string> shared) {
   if (!out_head_.empty()) {
     std::string joined = std::move(out_head_);
     out_head_.clear();
     joined += text;
     text = std::move(joined);
   }
-  client_->write(std::move(text), std::move(body), suffix);
+  client_->write(std::move(text), std::move(body), suffix, std::move(shared));
 }
 
 void Exchange::on_upstream_read_end() {
@@ -683,6 +713,12 @@ void Exchange::log() {
   } else {
     snap_->invalid_metrics->observe(req_.method, status, duration);
   }
+  if (looked_up_) {
+    static constexpr observe::CacheLookup kLookup[] = {
+        observe::CacheLookup::Pass, observe::CacheLookup::Bypass, observe::CacheLookup::Hit,
+        observe::CacheLookup::Miss, observe::CacheLookup::Stale};
+    observe::Metrics::get().cache_lookup(kLookup[static_cast<int>(cache_.result())]);
+  }
   auto& writer = client_->worker().access_log();
   if (!writer.enabled()) return;
   observe::AccessRecord r;
@@ -699,7 +735,7 @@ void Exchange::log() {
   r.upstream_head_s = upstream_head_s_;
   r.upstream_addr = upstream_addr_;
   r.upstream_status = upstream_status_;
-  r.cache_status = "";
+  r.cache_status = looked_up_ ? to_string(cache_.result()) : "";
   r.request_id = request_id_;
   r.site = site_ ? std::string_view(site_->name) : std::string_view();
   r.route = route_ ? std::string_view(route_->match) : std::string_view();

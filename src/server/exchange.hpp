@@ -8,7 +8,9 @@
 //
 //   Route    site by Host (exact, wildcard, default), then the first route whose path match fits;
 //            no route -> 404. Admin listeners route to the admin handler instead.
-//   Lookup   the cache (issue 3). Today every request is a PASS and goes to Fetch.
+//   Lookup   the cache (server/cache_flow.hpp): the request's cache rule (pass, bypass, key), the
+//            memory tier, the Vary match, then freshness; a fresh object is delivered at once
+//            (Deliver), anything else goes to Fetch and may be stored as it is relayed.
 //   Fetch    the route's upstream: an HTTP pool (pick a server, lease a keep-alive connection or
 //            connect, send the head, stream the request body with backpressure) or a directory
 //            origin (open the file on the thread pool, plan status and headers). Failures before
@@ -32,6 +34,7 @@
 #include "ghala/http/message.hpp"
 #include "ghala/http/parser.hpp"
 #include "ghala/upstream/pool.hpp"
+#include "server/cache_flow.hpp"
 #include "server/snapshot.hpp"
 
 namespace ghala::server {
@@ -83,6 +86,7 @@ class Exchange final : public upstream::UpstreamListener {
   void fetch_http(const upstream::UpstreamPool* exclude, bool fresh);
   void fetch_dir();
   void serve_admin();
+  void serve_hit(cache::ObjectPtr object);
   void prepare_upstream_head();
   void send_upstream_head();
   void forward_body(BlockRef data);
@@ -92,7 +96,8 @@ class Exchange final : public upstream::UpstreamListener {
                       std::string_view content_type = "text/plain; charset=utf-8",
                       const http::HeaderMap* extra = nullptr);
   // Writes to the client, prefixed with the response head if it has not left yet.
-  void send_to_client(std::string text, BlockRef body = {}, std::string_view suffix = {});
+  void send_to_client(std::string text, BlockRef body = {}, std::string_view suffix = {},
+                      std::shared_ptr<const std::string> shared = nullptr);
   void finish(bool keep_alive);
   void abort(const char* why);
   void log();
@@ -114,6 +119,8 @@ class Exchange final : public upstream::UpstreamListener {
   const config::Route* route_ = nullptr;
   std::size_t route_index_ = 0;
 
+  CacheFlow cache_;
+  bool looked_up_ = false;  // reached the Lookup phase (for the cache metric)
   upstream::UpstreamPool* pool_ = nullptr;
   std::vector<upstream::UpstreamPool*> scratch_pools_;  // see Worker::pools_for
   upstream::UpstreamConn* conn_ = nullptr;

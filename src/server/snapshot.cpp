@@ -56,6 +56,15 @@ Result<SnapshotPtr> build_snapshot(config::ConfigPtr config, const Snapshot* pre
     snap->access_log = std::move(sink).value();
   }
 
+  if (previous) {
+    snap->memory = previous->memory;
+  } else if (cfg.cache.memory_max_size > 0) {
+    cache::MemoryTier::Options opts;
+    opts.max_bytes = cfg.cache.memory_max_size;
+    opts.max_object_bytes = cfg.cache.max_object_size;
+    snap->memory = std::make_shared<cache::MemoryTier>(opts);
+  }
+
   snap->limits.max_request_line = cfg.limits.max_request_line;
   snap->limits.max_header_bytes = cfg.limits.max_header_bytes;
   snap->limits.max_headers = cfg.limits.max_headers;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "ghala/cache/memory_tier.hpp"
 #include "ghala/config/config.hpp"
 #include "ghala/core/result.hpp"
 #include "ghala/http/parser.hpp"
@@ -28,6 +29,9 @@ struct Snapshot {
   std::shared_ptr<observe::RouteMetrics> invalid_metrics;  // requests rejected before routing
   std::vector<UpstreamRuntime> upstreams;                  // parallel to config->upstreams
   std::shared_ptr<observe::AccessLogSink> access_log;
+  // The memory tier outlives reloads (its size is fixed at startup: a change needs a restart);
+  // null when cache.memory.max_size is 0.
+  std::shared_ptr<cache::MemoryTier> memory;
   http::ParserLimits limits;
 };
 

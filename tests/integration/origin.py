@@ -31,6 +31,14 @@ reading it in full; any endpoint accepts ?delay_ms=D to wait before the response
     /etag                   ETag: "v1" and Last-Modified; If-None-Match "v1" (or *) gives 304
     /headers?set=Name:Value[&set=...]
                             adds the given response headers verbatim (hop-by-hop ones included)
+    /counter, /counter/ANY, /ANY/PREFIX/counter/ANY
+                            (any path with a segment "counter") body "PATH #N\n", N = how many
+                            requests this path has had, this one included: a body that differs
+                            per origin request, so a cache hit shows which response it replays.
+                            ?status=N (default 200; a request header X-Counter-Status: N wins,
+                            so one target can answer differently per method);
+                            ?echo=Name[&echo=...] appends "Name: value\n" per request header
+                            ("<absent>" when the request has none)
     /close                  announces Content-Length 1000, sends 10 bytes, closes the connection
     /close?before_head=1    closes the connection without sending anything
     /hang                   reads the request and never answers (until the peer closes, or 600 s)
@@ -45,6 +53,8 @@ Query flags valid on any endpoint:
                             it without any answer (simulates an origin dropping a reused
                             keep-alive connection: the proxy must retry idempotent requests)
     x_pad=N                 add a response header X-Pad with N bytes
+    set=Name:Value          add this response header (repeatable), as /headers does: for
+                            Cache-Control, Vary, Set-Cookie... on /bytes, /chunked, /counter
 """
 import argparse
 import hashlib
@@ -248,6 +258,10 @@ class Handler(socketserver.StreamRequestHandler):
         headers = list(headers)
         headers += [("X-Origin-Name", self.server.name), ("X-Origin-Conn", str(self.conn_id)),
                     ("X-Origin-Conn-Requests", str(self.conn_requests))]
+        if req is not None and req.path != "/headers":  # /headers places its own
+            for item in req.query.get("set", []):
+                name, _, value = item.partition(":")
+                headers.append((name, value))
         pad = req.q("x_pad") if req else None
         if pad:
             headers.append(("X-Pad", "p" * int(pad)))
@@ -337,6 +351,8 @@ class Handler(socketserver.StreamRequestHandler):
             return False
 
         self.read_body(req, hashlib.sha256())
+        if "counter" in path.split("/"):
+            return self.do_counter(req, close)
         if path.startswith("/status/"):
             status = int(path[len("/status/"):])
             self.send_simple(req, status, f"status {status}\n".encode(), close=close)
@@ -403,6 +419,16 @@ class Handler(socketserver.StreamRequestHandler):
             "conn": self.conn_id,
         }).encode()
         self.send_simple(req, 200, body, close=close, content_type="application/json")
+        return True
+
+    def do_counter(self, req, close):
+        with STATS.lock:
+            n = STATS.paths.get(req.path, 0)
+        lines = [f"{req.path} #{n}"]
+        for name in req.query.get("echo", []):
+            lines.append(f"{name}: {req.header(name, '<absent>')}")
+        status = int(req.header("x-counter-status") or req.q("status", "200"))
+        self.send_simple(req, status, ("\n".join(lines) + "\n").encode(), close=close)
         return True
 
     def do_chunked(self, req, close):

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,7 @@ struct WriteReq {
   uv_write_t req{};
   std::string text;
   BlockRef body;
+  std::shared_ptr<const std::string> shared;  // body bytes owned by the cache (thread-safe refs)
   std::string_view suffix;
   void* owner = nullptr;
   WriteDone done = nullptr;
@@ -53,16 +55,20 @@ inline unsigned gather(std::string_view a, std::string_view b, std::string_view 
 // Written: everything went out now (done is not called; *written_now says how much).
 // Queued: the rest is queued and done(owner, status, bytes_queued) runs when it completes.
 // Failed: a libuv error; nothing more will be written.
+// `shared`, when set, is the body instead of `body` (bytes held by the cache, shared across
+// threads).
 inline WriteOutcome stream_write(uv_stream_t* stream, std::string text, BlockRef body,
                                  std::string_view suffix, void* owner, WriteDone done,
-                                 std::size_t* written_now) {
-  const std::size_t total = text.size() + body.view().size() + suffix.size();
+                                 std::size_t* written_now,
+                                 std::shared_ptr<const std::string> shared = nullptr) {
+  const std::string_view body_view = shared ? std::string_view(*shared) : body.view();
+  const std::size_t total = text.size() + body_view.size() + suffix.size();
   std::size_t sent = 0;
   *written_now = 0;
   if (total == 0) return WriteOutcome::Written;
   if (uv_stream_get_write_queue_size(stream) == 0) {
     uv_buf_t bufs[3];
-    unsigned n = detail::gather(text, body.view(), suffix, 0, bufs);
+    unsigned n = detail::gather(text, body_view, suffix, 0, bufs);
     int r = uv_try_write(stream, bufs, n);
     if (r < 0 && r != UV_EAGAIN) return WriteOutcome::Failed;
     if (r > 0) sent = static_cast<std::size_t>(r);
@@ -72,12 +78,14 @@ inline WriteOutcome stream_write(uv_stream_t* stream, std::string text, BlockRef
   auto* w = new WriteReq;
   w->text = std::move(text);
   w->body = std::move(body);
+  w->shared = std::move(shared);
   w->suffix = suffix;
   w->owner = owner;
   w->done = done;
   w->bytes = total - sent;
   uv_buf_t bufs[3];
-  unsigned n = detail::gather(w->text, w->body.view(), w->suffix, sent, bufs);
+  const std::string_view queued = w->shared ? std::string_view(*w->shared) : w->body.view();
+  unsigned n = detail::gather(w->text, queued, w->suffix, sent, bufs);
   w->req.data = w;
   int rc = uv_write(&w->req, stream, bufs, n, [](uv_write_t* req, int status) {
     auto* wr = static_cast<WriteReq*>(req->data);

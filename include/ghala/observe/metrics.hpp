@@ -46,6 +46,12 @@ enum class UpstreamErrorKind {
 };
 std::string_view to_string(UpstreamErrorKind k) noexcept;
 
+// Cache lookups by result (RFC 9211 vocabulary): hit = served from cache; miss = not stored
+// (or no Vary match); stale = stored but stale, fetched again; bypass = a cache rule said so;
+// pass = not a cacheable request (method, route to a directory origin, unkeyable URL).
+enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, kCount };
+std::string_view to_string(CacheLookup k) noexcept;
+
 enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
 std::string_view to_string(ParseErrorKind k) noexcept;
 
@@ -91,6 +97,7 @@ class Metrics {
   virtual void bytes_to_upstreams(std::uint64_t n) noexcept = 0;
   virtual void timeout(TimeoutKind kind) noexcept = 0;
   virtual void parse_error(ParseErrorKind kind) noexcept = 0;
+  virtual void cache_lookup(CacheLookup result) noexcept = 0;
   // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
   virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
 };
