@@ -101,6 +101,8 @@ std::string_view to_string(CacheLookup k) noexcept {
       return "bypass";
     case CacheLookup::Pass:
       return "pass";
+    case CacheLookup::Revalidated:
+      return "revalidated";
     case CacheLookup::kCount:
       break;
   }

@@ -12,6 +12,7 @@
 #include "ghala/cache/storability.hpp"
 #include "ghala/cache/stored_headers.hpp"
 #include "ghala/cache/targeted.hpp"
+#include "ghala/cache/validation.hpp"
 #include "ghala/cache/vary.hpp"
 #include "ghala/config/cache_key.hpp"
 #include "ghala/config/rule_freshness.hpp"
@@ -23,7 +24,9 @@ namespace {
 constexpr std::size_t kChunkBytes = 64 * 1024;
 std::atomic<std::uint64_t> g_next_object_id{1};
 
-std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now_seconds() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 // Rules match requests by method; a HEAD is answered from (and keyed like) a GET.
 http::Method rule_method(http::Method m) {
@@ -48,15 +51,53 @@ std::vector<std::string> tags_of(const http::HeaderMap& headers) {
   return tags;
 }
 
+// A client's own conditional or range precondition: ghala then forwards the client's fields and
+// does not add its validators (the answer is meant for the client).
+bool client_conditional(const http::HeaderMap& h) {
+  return h.contains("If-None-Match") || h.contains("If-Modified-Since") || h.contains("If-Match") ||
+         h.contains("If-Unmodified-Since") || h.contains("If-Range");
+}
+
+// RFC 5861 §4 and RFC 9111 §4.2.4: the origin statuses that stale-if-error (and grace) replace.
+bool is_error_status(int status) {
+  return status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+bool has_validators(const http::HeaderMap& h) {
+  const auto v = cache::stored_validators(h, 0);
+  return v.etag || v.last_modified;
+}
+
+cache::StoredValidators validators_of(const cache::StoredObject& obj) {
+  return cache::stored_validators(obj.headers, obj.timings.response_time);
+}
+
+// private="..." and no-cache="..." fields of a 304 are not taken into the stored headers.
+std::vector<std::string> omitted_by(const cache::ResponseDirectives& d) {
+  std::vector<std::string> out;
+  if (d.private_.present && !d.private_.all) out = d.private_.fields;
+  if (d.no_cache.present && !d.no_cache.all) {
+    out.insert(out.end(), d.no_cache.fields.begin(), d.no_cache.fields.end());
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* to_string(CacheResult r) noexcept {
   switch (r) {
-    case CacheResult::Pass: return "pass";
-    case CacheResult::Bypass: return "bypass";
-    case CacheResult::Hit: return "hit";
-    case CacheResult::Miss: return "miss";
-    case CacheResult::Stale: return "stale";
+    case CacheResult::Pass:
+      return "pass";
+    case CacheResult::Bypass:
+      return "bypass";
+    case CacheResult::Hit:
+      return "hit";
+    case CacheResult::Miss:
+      return "miss";
+    case CacheResult::Stale:
+      return "stale";
+    case CacheResult::Revalidated:
+      return "revalidated";
   }
   return "pass";
 }
@@ -89,8 +130,8 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
   request_time_ = now_seconds();
   // Only the memory tier stores in this slice: its per-object bound is the one that matters, and
   // buffering beyond it would hold a body in memory for nothing.
-  max_object_size_ = std::min<std::uint64_t>(cfg.cache.max_object_size,
-                                             snap.memory->max_object_bytes());
+  max_object_size_ =
+      std::min<std::uint64_t>(cfg.cache.max_object_size, snap.memory->max_object_bytes());
 
   auto variants = snap.memory->lookup(key_);
   if (variants.empty()) {
@@ -128,16 +169,78 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
   // A soft-purged object is stale from the purge on.
   reuse.freshness_lifetime = chosen->soft_purged_at ? 0 : ttl.lifetime;
   const auto decision = cache::decide_reuse(reuse, policy);
-  if (decision.action == cache::ReuseAction::Fresh) {
-    result_ = CacheResult::Hit;
-    status_.hit = true;
-    status_.ttl = decision.ttl;
-    hit_age_ = reuse.current_age;
-    return chosen;
+  hit_age_ = reuse.current_age;
+  switch (decision.action) {
+    case cache::ReuseAction::Fresh:
+      result_ = CacheResult::Hit;
+      status_.hit = true;
+      status_.ttl = decision.ttl;
+      return chosen;
+    case cache::ReuseAction::ServeStale:
+    case cache::ReuseAction::StaleWhileRevalidate:
+      // RFC 9211 §2.1: a hit (this request is not forwarded), with a negative ttl.
+      result_ = CacheResult::Stale;
+      status_.hit = true;
+      status_.ttl = decision.ttl;
+      swr_ = decision.action == cache::ReuseAction::StaleWhileRevalidate;
+      status_.detail = swr_ ? "stale-while-revalidate" : "max-stale";
+      stored_ = chosen;
+      return chosen;
+    case cache::ReuseAction::Validate:
+    case cache::ReuseAction::GatewayTimeout:  // only-if-cached: not handled yet, validated
+      break;
   }
   result_ = CacheResult::Stale;
   status_.fwd = cache::Forward::Stale;
+  stored_ = std::move(chosen);
+  stored_ttl_ = decision.ttl;
+  fallback_ = decision.stale_on_error;
+  if (!client_conditional(req.headers)) {
+    const cache::StoredValidators mine[] = {validators_of(*stored_)};
+    conditional_ = cache::conditional_headers(mine);
+    own_conditional_ = !conditional_.empty();
+  }
   return nullptr;
+}
+
+void CacheFlow::add_conditionals(http::HeaderMap& upstream_headers) const {
+  if (!own_conditional_) return;
+  if (conditional_.if_none_match)
+    upstream_headers.set("If-None-Match", *conditional_.if_none_match);
+  if (conditional_.if_modified_since) {
+    upstream_headers.set("If-Modified-Since", *conditional_.if_modified_since);
+  }
+}
+
+cache::ObjectPtr CacheFlow::stale_on_error(int fwd_status) {
+  if (!stored_ || fallback_ == cache::ErrorFallback::None) return nullptr;
+  abandon();
+  // Forwarded, so not a `hit` (RFC 9211 §2.1); the negative ttl and the detail say that the
+  // stored response answered.
+  status_ = cache::CacheStatus{};
+  status_.fwd = cache::Forward::Stale;
+  if (fwd_status) status_.fwd_status = fwd_status;
+  status_.ttl = stored_ttl_;
+  status_.detail = fallback_ == cache::ErrorFallback::Grace ? "grace" : "stale-if-error";
+  result_ = CacheResult::Stale;
+  return stored_;
+}
+
+CacheFlow CacheFlow::for_background() const {
+  CacheFlow f = *this;
+  f.swr_ = false;
+  f.status_ = cache::CacheStatus{};
+  f.result_ = CacheResult::Stale;
+  f.fallback_ = cache::ErrorFallback::None;
+  f.request_time_ = now_seconds();
+  f.conditional_ = {};
+  f.own_conditional_ = false;
+  if (stored_) {
+    const cache::StoredValidators mine[] = {validators_of(*stored_)};
+    f.conditional_ = cache::conditional_headers(mine);
+    f.own_conditional_ = !f.conditional_.empty();
+  }
+  return f;
 }
 
 void CacheFlow::hit_headers(const cache::StoredObject& obj, http::HeaderMap& out) const {
@@ -150,21 +253,25 @@ void CacheFlow::hit_headers(const cache::StoredObject& obj, http::HeaderMap& out
 // ---------------------------------------------------------------------------------------------
 // Storing a response from the origin
 
-void CacheFlow::on_response_head(const Snapshot& snap, const http::RequestHead& req,
-                                 http::ResponseHead& head) {
+HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::RequestHead& req,
+                                       http::ResponseHead& head) {
   if (auto v = head.headers.get("Location")) location_ = *v;
   if (auto v = head.headers.get("Content-Location")) content_location_ = *v;
   if (!enabled_) {
     if (status_.fwd == cache::Forward::Bypass) {
       head.headers.add("Cache-Status", cache::format_cache_status(status_));
     }
-    return;
+    return HeadAction::Relay;
   }
   status_.fwd_status = head.status;
+  if (stored_ && is_error_status(head.status) && fallback_ != cache::ErrorFallback::None) {
+    return HeadAction::ServeStale;
+  }
+  if (stored_ && head.status == 304) return on_not_modified(snap, head);
   if (req.method != http::Method::Get) {  // HEAD misses are forwarded, not stored
     status_.detail = "method";
     head.headers.add("Cache-Status", cache::format_cache_status(status_));
-    return;
+    return HeadAction::Relay;
   }
   const auto& cfg = *snap.config;
   const std::int64_t now = now_seconds();
@@ -179,9 +286,9 @@ void CacheFlow::on_response_head(const Snapshot& snap, const http::RequestHead& 
     status_.detail = decision.refused_by_rule
                          ? std::string("rule")
                          : std::string(cache::to_string(decision.storability.reason));
-  } else if (decision.ttl.lifetime <= 0) {
-    // Stale on arrival: without conditional revalidation (not in this slice) it could never be
-    // reused, so storing it would only cost memory.
+  } else if (decision.ttl.lifetime <= 0 && !has_validators(head.headers)) {
+    // Stale on arrival and nothing to revalidate it with: it could never be reused, so storing
+    // it would only cost memory. With a validator it is stored: the next request revalidates.
     status_.detail = "no-ttl";
   } else if (head.framing == http::BodyFraming::ContentLength &&
              head.content_length > max_object_size_) {
@@ -199,6 +306,45 @@ void CacheFlow::on_response_head(const Snapshot& snap, const http::RequestHead& 
     status_.stored = true;
   }
   head.headers.add("Cache-Status", cache::format_cache_status(status_));
+  return HeadAction::Relay;
+}
+
+// RFC 9111 §4.3.3, §4.3.4: a 304 refreshes the stored object it selects. The new object keeps
+// the body chunks (shared, not copied), takes the updated headers (§3.2) and the timings of
+// this validation exchange, and replaces the old one in the memory tier (same variant).
+// When ghala sent its own validators for exactly one stored object, a 304 that carries no
+// validator at all is taken to be about that object (§4.3.4 would select nothing; origins that
+// omit ETag on 304 are common). A 304 naming other validators updates nothing; ghala then cannot
+// answer its client from it and treats it as an origin error (ServeStale: stale or 502).
+HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& head) {
+  const std::int64_t now = now_seconds();
+  const auto fresh = cache::stored_validators(head.headers, now);
+  const cache::StoredValidators mine[] = {validators_of(*stored_)};
+  bool selected = !cache::select_for_update(mine, fresh).empty();
+  if (!selected && own_conditional_ && !fresh.etag && !fresh.last_modified) selected = true;
+  if (selected) {
+    const auto eff = cache::effective_directives(head.headers, snap.config->cache.targeted_fields);
+    auto obj = std::make_shared<cache::StoredObject>(*stored_);
+    obj->headers =
+        cache::updated_headers(stored_->headers, head.headers, omitted_by(eff.directives));
+    obj->headers.remove("X-Request-Id");
+    obj->timings = cache::stored_timings(head.headers, request_time_, now);
+    obj->soft_purged_at = 0;  // validated: the origin vouches for it again
+    revalidated_ = obj;
+    if (snap.memory) snap.memory->insert(key_, obj);
+    status_.stored = true;
+    result_ = CacheResult::Revalidated;
+    hit_age_ = cache::current_age(obj->timings, now);
+  }
+  if (!own_conditional_) {  // the client's conditional: the 304 is its answer
+    head.headers.add("Cache-Status", cache::format_cache_status(status_));
+    return HeadAction::Relay;
+  }
+  if (!revalidated_) {
+    status_.detail = "validator-mismatch";
+    return HeadAction::ServeStale;
+  }
+  return HeadAction::ServeStored;
 }
 
 void CacheFlow::on_body(std::string_view data) {
@@ -241,12 +387,13 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
 // RFC 9111 §4.4: a successful unsafe request invalidates the target URI, and the Location and
 // Content-Location URIs when they are on the same origin. Keys are built as a GET would build
 // them (the rule's key options for that path).
-void CacheFlow::invalidate(const Snapshot& snap, const http::RequestHead& req, std::string_view host,
-                           int status) {
+void CacheFlow::invalidate(const Snapshot& snap, const http::RequestHead& req,
+                           std::string_view host, int status) {
   auto erase = [&](std::string_view key_host, std::string_view target) {
     const auto m = config::match_request(route_->cache_rules, http::Method::Get,
                                          target.substr(0, target.find('?')));
-    if (auto key = config::cache_key(m.rule, key_host, target, req.headers)) snap.memory->erase(*key);
+    if (auto key = config::cache_key(m.rule, key_host, target, req.headers))
+      snap.memory->erase(*key);
   };
   erase(host, req.target);
   std::string absolute;  // built with append: GCC 12 warns falsely (-Wrestrict) on operator+

@@ -8,12 +8,15 @@
 #include "ghala/admin/admin.hpp"
 #include "ghala/config/router.hpp"
 #include "ghala/core/log.hpp"
+#include "ghala/http/conditional.hpp"
 #include "ghala/http/date.hpp"
 #include "ghala/http/hop_by_hop.hpp"
+#include "ghala/http/range.hpp"
 #include "ghala/http/serialize.hpp"
 #include "ghala/observe/access_log.hpp"
 #include "ghala/upstream/file_response.hpp"
 #include "server/client_conn.hpp"
+#include "server/revalidation.hpp"
 #include "server/server.hpp"
 #include "server/worker.hpp"
 
@@ -256,18 +259,27 @@ void Exchange::route() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Lookup: the cache attaches here (issue 3). Until then every request passes to Fetch.
+// Lookup: the cache (server/cache_flow.hpp). A servable object is delivered at once; a
+// stale-while-revalidate one also starts the key's background revalidation (before serving:
+// serving may end this exchange).
 
 void Exchange::lookup() {
   phase_ = Phase::Lookup;
   looked_up_ = true;
   if (auto hit = cache_.lookup(*snap_, *route_, req_, host_)) {
+    if (cache_.background_revalidation()) {
+      BackgroundRevalidation::start(client_->worker(), snap_, *route_, cache_.for_background(),
+                                    req_);
+    }
     serve_hit(std::move(hit));
     return;
   }
   fetch();
 }
 
+// Delivers a stored object: the client's preconditions (RFC 9110 §13.2: 304 or 412) and Range
+// (§14: 206 or 416) are evaluated against it when it is a 200. Body chunks are shared with the
+// cache and queued by reference; for a range only the partial first and last chunks are copied.
 void Exchange::serve_hit(cache::ObjectPtr object) {
   phase_ = Phase::Deliver;
   http::ResponseHead head;
@@ -276,16 +288,83 @@ void Exchange::serve_hit(cache::ObjectPtr object) {
   append_field(head.headers, "Via", kVia);
   if (!head.headers.contains("Date")) head.headers.add("Date", http::cached_http_date_now());
   head.headers.set("X-Request-Id", request_id_);
-  const bool body = !http::response_has_no_body(req_.method, head.status) && object->body_size > 0;
+  http::ByteRange range{0, object->body_size};
+  if (object->status == 200) {
+    auto cond = http::conditional_request_from(req_.method, req_.headers);
+    if (cache_.validating()) {  // those fields are ghala's own, added for the origin
+      cond.if_none_match.reset();
+      cond.if_modified_since.reset();
+    }
+    http::Validators current;
+    if (auto v = object->headers.get("ETag")) current.etag = http::parse_entity_tag(*v);
+    if (auto v = object->headers.get("Last-Modified")) {
+      current.last_modified = http::parse_http_date(*v);
+    }
+    const auto pre = http::evaluate_preconditions(cond, current);
+    if (pre.outcome == http::Precondition::Failed) {
+      respond_simple(412, "precondition failed\n");
+      return;
+    }
+    if (pre.outcome == http::Precondition::NotModified) {
+      head.status = 304;
+      head.headers.remove("Content-Length");
+      send_response_head(head, false, false);
+      finish(keep_alive_);
+      return;
+    }
+    const auto field = req_.headers.get("Range");
+    if (pre.range_allowed && field) {
+      const auto r = http::resolve_range(*field, object->body_size);
+      if (r.outcome == http::RangeOutcome::NotSatisfiable) {
+        head.status = 416;
+        head.headers.set("Content-Range", http::format_unsatisfied_range(object->body_size));
+        head.headers.set("Content-Length", "0");
+        send_response_head(head, false, false);
+        finish(keep_alive_);
+        return;
+      }
+      if (r.outcome == http::RangeOutcome::Satisfiable) {
+        range = r.range;
+        head.status = 206;
+        head.headers.set("Content-Range", http::format_content_range(range, object->body_size));
+        head.headers.set("Content-Length", std::to_string(range.length));
+      }
+    }
+  }
+  const bool body = !http::response_has_no_body(req_.method, head.status) && range.length > 0;
   send_response_head(head, body, false);
   if (body) {
-    // Chunks are shared with the cache: queued by reference, never copied.
+    std::uint64_t skip = range.offset;
+    std::uint64_t left = range.length;
     for (const auto& chunk : object->chunks) {
-      send_to_client({}, {}, {}, chunk);
+      if (left == 0) break;
+      if (skip >= chunk->size()) {
+        skip -= chunk->size();
+        continue;
+      }
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk->size() - skip, left));
+      if (skip == 0 && n == chunk->size()) {
+        send_to_client({}, {}, {}, chunk);
+      } else {
+        send_to_client(chunk->substr(static_cast<std::size_t>(skip), n));
+      }
+      skip = 0;
+      left -= n;
       if (response_done_) return;  // the client went away
     }
   }
   finish(keep_alive_);
+}
+
+// The origin failed (fwd_status: its 5xx, or 0 when no response came): the stale object when the
+// error fallback allows it (stale-if-error, grace), else the error.
+void Exchange::serve_stale_or(int fwd_status, int status, std::string_view body) {
+  if (auto stale = cache_.stale_on_error(fwd_status)) {
+    drop_upstream(false);
+    serve_hit(std::move(stale));
+    return;
+  }
+  respond_simple(status, body);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +386,7 @@ void Exchange::fetch_http(const upstream::UpstreamPool* exclude, bool fresh) {
   pool_ = upstream::pick_server(pools, up.balance, uv_now(client_->worker().loop()), exclude);
   if (!pool_) {
     error_ = "upstream_no_server";
-    respond_simple(502, "no upstream server available\n");
+    serve_stale_or(0, 502, "no upstream server available\n");
     return;
   }
   ++attempts_;
@@ -335,6 +414,7 @@ void Exchange::prepare_upstream_head() {
   auto& h = req_.headers;
   http::strip_hop_by_hop(h);
   h.remove("Expect");
+  cache_.add_conditionals(h);
   if (route_->host_mode == config::HostHeaderMode::Rewrite) h.set("Host", route_->host_rewrite);
   append_field(h, "X-Forwarded-For", client_->peer_ip());
   h.set("X-Forwarded-Proto", "http");
@@ -403,7 +483,9 @@ void Exchange::on_request_complete() {
   if (conn_ && conn_ready_) finish_upstream_request();
 }
 
-void Exchange::on_upstream_writable() { client_->resume_reading(); }
+void Exchange::on_upstream_writable() {
+  client_->resume_reading();
+}
 
 void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
   const bool was_reused = conn_reused_;
@@ -432,7 +514,7 @@ void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
   log_warn(std::string("upstream ") + upstream_addr_ + ": " + error_ + " for " + req_.method_text +
            " " + target_ + " (request " + request_id_ + ")");
   const int status = status_for(kind);
-  respond_simple(status, status == 504 ? "upstream timed out\n" : "upstream unavailable\n");
+  serve_stale_or(0, status, status == 504 ? "upstream timed out\n" : "upstream unavailable\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,7 +527,17 @@ void Exchange::on_upstream_head(http::ResponseHead& head) {
   pool_->metrics().observe_latency(upstream_head_s_);
   auto& h = head.headers;
   http::strip_hop_by_hop(h);
-  cache_.on_response_head(*snap_, req_, head);  // stores what the origin sent, end to end
+  switch (cache_.on_response_head(*snap_, req_, head)) {  // stores what the origin sent
+    case HeadAction::Relay:
+      break;
+    case HeadAction::ServeStored:  // a 304 (no body): served when complete, conn kept
+      serve_stored_ = true;
+      return;
+    case HeadAction::ServeStale:  // never relay a 5xx body to then switch to stale
+      error_ = "upstream_error_status";
+      serve_stale_or(head.status, 502, "upstream answered with an invalid response\n");
+      return;
+  }
   append_field(h, "Via", kVia);
   if (!h.contains("Date")) h.add("Date", http::cached_http_date_now());
   if (!h.contains("X-Request-Id")) h.add("X-Request-Id", request_id_);
@@ -480,7 +572,7 @@ void Exchange::send_response_head(http::ResponseHead& head, bool body_follows, b
 }
 
 void Exchange::on_upstream_body(BlockRef data) {
-  if (!response_body_allowed_ || data.empty()) return;
+  if (serve_stored_ || !response_body_allowed_ || data.empty()) return;
   cache_.on_body(data.view());
   if (chunked_out_) {
     std::string size;
@@ -504,6 +596,11 @@ void Exchange::on_client_writable() {
 }
 
 void Exchange::on_upstream_complete() {
+  if (serve_stored_) {
+    drop_upstream(request_done_ && request_sent_);
+    serve_hit(cache_.revalidated());
+    return;
+  }
   if (chunked_out_ && response_body_allowed_) send_to_client(std::string(http::kLastChunk));
   cache_.on_complete(*snap_, req_, host_, upstream_status_);
   drop_upstream(request_done_ && request_sent_);
@@ -715,8 +812,9 @@ void Exchange::log() {
   }
   if (looked_up_) {
     static constexpr observe::CacheLookup kLookup[] = {
-        observe::CacheLookup::Pass, observe::CacheLookup::Bypass, observe::CacheLookup::Hit,
-        observe::CacheLookup::Miss, observe::CacheLookup::Stale};
+        observe::CacheLookup::Pass,  observe::CacheLookup::Bypass,
+        observe::CacheLookup::Hit,   observe::CacheLookup::Miss,
+        observe::CacheLookup::Stale, observe::CacheLookup::Revalidated};
     observe::Metrics::get().cache_lookup(kLookup[static_cast<int>(cache_.result())]);
   }
   auto& writer = client_->worker().access_log();

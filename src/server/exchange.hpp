@@ -9,14 +9,21 @@
 //   Route    site by Host (exact, wildcard, default), then the first route whose path match fits;
 //            no route -> 404. Admin listeners route to the admin handler instead.
 //   Lookup   the cache (server/cache_flow.hpp): the request's cache rule (pass, bypass, key), the
-//            memory tier, the Vary match, then freshness; a fresh object is delivered at once
-//            (Deliver), anything else goes to Fetch and may be stored as it is relayed.
+//            memory tier, the Vary match, then freshness; a fresh object (or a stale one under
+//            stale-while-revalidate, which also starts one background revalidation per key) is
+//            delivered at once (Deliver, with 304/412/206/416 for the client's preconditions and
+//            Range); anything else goes to Fetch, conditional when a stale object has
+//            validators, and may be stored as it is relayed.
 //   Fetch    the route's upstream: an HTTP pool (pick a server, lease a keep-alive connection or
 //            connect, send the head, stream the request body with backpressure) or a directory
 //            origin (open the file on the thread pool, plan status and headers). Failures before
 //            any response byte may retry once: a reused connection that died is retried on a fresh
 //            one (idempotent requests without a body); a refused connect tries another server.
-//            Otherwise 502 (refused, reset, invalid) or 504 (timeouts).
+//            Otherwise 502 (refused, reset, invalid) or 504 (timeouts), unless a stale object
+//            may answer (stale-if-error, grace): then Deliver serves it. A 500/502/503/504 head
+//            within that fallback is discarded unread (the connection is closed) and the
+//            stale object is served instead; a 304 to ghala's conditional refreshes the stored
+//            object, which is then delivered.
 //   Deliver  stream the response head and body to the client in order, with backpressure: when
 //            the client's write queue passes the high-water mark the upstream (or file) stops
 //            being read until it drains, so memory stays bounded however slow the client.
@@ -87,6 +94,7 @@ class Exchange final : public upstream::UpstreamListener {
   void fetch_dir();
   void serve_admin();
   void serve_hit(cache::ObjectPtr object);
+  void serve_stale_or(int fwd_status, int status, std::string_view body);
   void prepare_upstream_head();
   void send_upstream_head();
   void forward_body(BlockRef data);
@@ -120,7 +128,8 @@ class Exchange final : public upstream::UpstreamListener {
   std::size_t route_index_ = 0;
 
   CacheFlow cache_;
-  bool looked_up_ = false;  // reached the Lookup phase (for the cache metric)
+  bool looked_up_ = false;     // reached the Lookup phase (for the cache metric)
+  bool serve_stored_ = false;  // a 304 refreshed the stored object: serve it on completion
   upstream::UpstreamPool* pool_ = nullptr;
   std::vector<upstream::UpstreamPool*> scratch_pools_;  // see Worker::pools_for
   upstream::UpstreamConn* conn_ = nullptr;

@@ -2,6 +2,7 @@
 
 #include "ghala/core/log.hpp"
 #include "server/client_conn.hpp"
+#include "server/revalidation.hpp"
 #include "server/server.hpp"
 
 namespace ghala::server {
@@ -162,7 +163,8 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
 }
 
 std::vector<upstream::UpstreamPool*>& Worker::pools_for(
-    const Snapshot& snap, std::size_t upstream_index, std::vector<upstream::UpstreamPool*>& scratch) {
+    const Snapshot& snap, std::size_t upstream_index,
+    std::vector<upstream::UpstreamPool*>& scratch) {
   if (&snap == snapshot_.get()) return per_upstream_[upstream_index];
   scratch.clear();
   const auto& up = snap.config->upstreams[upstream_index];
@@ -260,6 +262,7 @@ void Worker::force_close_all() {
 void Worker::maybe_finish_shutdown() {
   if (!draining_ || closed_ || conn_count_ != 0) return;
   closed_ = true;
+  while (!background_.empty()) (*background_.begin())->cancel();  // cancel() erases it
   access_log_.flush();
   for (auto& [key, pool] : pools_) pool->retire();
   for (auto& p : retired_pools_) p->retire();

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,7 @@
 
 namespace ghala::server {
 
+class BackgroundRevalidation;
 class ClientConn;
 class Server;
 
@@ -67,6 +69,10 @@ class Worker {
   // A pool of the current or a retired snapshot was released: delete retired, empty pools.
   void connection_opened(ClientConn* c);
   void connection_closed(ClientConn* c);
+  // Background revalidations (stale-while-revalidate) running on this loop; cancelled when the
+  // worker closes, so none outlives its pools.
+  void background_started(BackgroundRevalidation* r) { background_.insert(r); }
+  void background_finished(BackgroundRevalidation* r) { background_.erase(r); }
 
  private:
   static void on_async(uv_async_t* a);
@@ -98,6 +104,7 @@ class Worker {
   std::vector<std::vector<upstream::UpstreamPool*>> per_upstream_;
   std::vector<std::unique_ptr<upstream::UpstreamPool>> retired_pools_;
   ClientConn* conns_ = nullptr;  // intrusive list of open client connections
+  std::set<BackgroundRevalidation*> background_;
   std::size_t conn_count_ = 0;
   bool draining_ = false;
   bool closed_ = false;

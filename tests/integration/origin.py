@@ -38,7 +38,9 @@ reading it in full; any endpoint accepts ?delay_ms=D to wait before the response
                             ?status=N (default 200; a request header X-Counter-Status: N wins,
                             so one target can answer differently per method);
                             ?echo=Name[&echo=...] appends "Name: value\n" per request header
-                            ("<absent>" when the request has none)
+                            ("<absent>" when the request has none);
+                            with ?set=ETag:"T", a request If-None-Match naming "T" (or *)
+                            gets 304 (no body, the set headers; still counted)
     /close                  announces Content-Length 1000, sends 10 bytes, closes the connection
     /close?before_head=1    closes the connection without sending anything
     /hang                   reads the request and never answers (until the peer closes, or 600 s)
@@ -428,6 +430,11 @@ class Handler(socketserver.StreamRequestHandler):
         for name in req.query.get("echo", []):
             lines.append(f"{name}: {req.header(name, '<absent>')}")
         status = int(req.header("x-counter-status") or req.q("status", "200"))
+        etag = next((v.partition(":")[2] for v in req.query.get("set", [])
+                     if v.partition(":")[0].lower() == "etag"), None)
+        inm = req.header("if-none-match")
+        if etag and inm is not None and (etag in inm or inm.strip() == "*"):
+            status = 304
         self.send_simple(req, status, ("\n".join(lines) + "\n").encode(), close=close)
         return True
 

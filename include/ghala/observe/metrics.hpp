@@ -49,7 +49,7 @@ std::string_view to_string(UpstreamErrorKind k) noexcept;
 // Cache lookups by result (RFC 9211 vocabulary): hit = served from cache; miss = not stored
 // (or no Vary match); stale = stored but stale, fetched again; bypass = a cache rule said so;
 // pass = not a cacheable request (method, route to a directory origin, unkeyable URL).
-enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, kCount };
+enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, Revalidated, kCount };
 std::string_view to_string(CacheLookup k) noexcept;
 
 enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
