@@ -36,6 +36,10 @@ const char* link_class_name(LinkClass c) {
   return "?";
 }
 
+Direction direction_of(Zone from, Zone to) {
+  return to == Zone::Users || from == Zone::Origin ? Direction::Down : Direction::Up;
+}
+
 std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
   in_addr a{};
   if (inet_pton(AF_INET, text.c_str(), &a) != 1) return std::nullopt;
@@ -153,14 +157,14 @@ void EmulatorCore::inject(Nanos now, Zone from, std::vector<std::uint8_t>&& pack
       add(shared(from == Zone::Origin ? LinkClass::BackhaulDown : LinkClass::BackhaulUp));
     }
   }
-  enter(now, slot, 0);
+  enter(now, now, slot, 0);
 }
 
-void EmulatorCore::enter(Nanos now, std::uint32_t slot, std::uint8_t hop) {
+void EmulatorCore::enter(Nanos now, Nanos due, std::uint32_t slot, std::uint8_t hop) {
   InTransit& t = slots_[slot];
   if (hop == t.hop_count) {
     counters_.delivered++;
-    output_(t.to, std::move(t.data));
+    output_(t.to, std::move(t.data), due);
     t.data = {};
     free_slots_.push_back(slot);
     return;
@@ -193,7 +197,7 @@ void EmulatorCore::run_until(Nanos now) {
     lag_.add(now - e.due);
     InTransit& t = slots_[e.slot];
     t.hops[e.hop]->note_exit(now, static_cast<std::uint32_t>(t.data.size()), e.backlogged);
-    enter(now, e.slot, static_cast<std::uint8_t>(e.hop + 1));
+    enter(now, e.due, e.slot, static_cast<std::uint8_t>(e.hop + 1));
   }
 }
 

@@ -40,6 +40,14 @@ enum class LinkClass : std::uint8_t {
 constexpr std::size_t kLinkClasses = 6;
 const char* link_class_name(LinkClass c);
 
+// The two halves of the emulated network. Up: away from the users (users -> edge, users ->
+// origin, edge -> origin); down: the reverse. They share no link (access_up, cell_up and
+// backhaul_up against access_down, cell_down and backhaul_down), so the daemon runs one
+// EmulatorCore per direction, each in its own thread.
+enum class Direction : std::uint8_t { Up = 0, Down = 1 };
+constexpr std::size_t kDirections = 2;
+Direction direction_of(Zone from, Zone to);
+
 struct Outage {
   Nanos start = 0;  // relative to the core's start time
   Nanos end = 0;
@@ -70,7 +78,9 @@ struct CoreCounters {
 // one, and shared links see packets in the order they really arrive.
 class EmulatorCore {
  public:
-  using Output = std::function<void(Zone to, std::vector<std::uint8_t>&& packet)>;
+  // `due` is when the packet should leave the last link: the daemon measures its write lag
+  // against it.
+  using Output = std::function<void(Zone to, std::vector<std::uint8_t>&& packet, Nanos due)>;
 
   EmulatorCore(CoreConfig config, Nanos start, Output output);
 
@@ -88,6 +98,7 @@ class EmulatorCore {
   std::size_t users() const { return access_.size(); }
   std::size_t pending() const { return events_.size(); }
   const CoreConfig& config() const { return config_; }
+  std::optional<Zone> zone_of(std::uint32_t addr) const;
 
  private:
   struct AccessPair {
@@ -109,12 +120,11 @@ class EmulatorCore {
     bool operator>(const Event& o) const { return due != o.due ? due > o.due : seq > o.seq; }
   };
 
-  std::optional<Zone> zone_of(std::uint32_t addr) const;
   Link* access(std::uint32_t user, bool up);
   Link* shared(LinkClass c);
   bool in_outage(Nanos now) const;
   // Offers the packet in `slot` to hop `hop`; schedules its exit or frees the slot.
-  void enter(Nanos now, std::uint32_t slot, std::uint8_t hop);
+  void enter(Nanos now, Nanos due, std::uint32_t slot, std::uint8_t hop);
   std::uint32_t alloc_slot();
 
   CoreConfig config_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -24,6 +25,11 @@ class LagHistogram {
     buckets_[i]++;
     count_++;
     if (lag > max_) max_ = lag;
+  }
+  void merge(const LagHistogram& o) {
+    for (std::size_t i = 0; i < buckets_.size(); ++i) buckets_[i] += o.buckets_[i];
+    count_ += o.count_;
+    max_ = std::max(max_, o.max_);
   }
   std::uint64_t count() const { return count_; }
   Nanos max() const { return max_; }

@@ -20,7 +20,7 @@ def pct(xs, q):
     return xs[k]
 
 
-def scenario_summary(r, prof, backhaul, lag_bound_ms):
+def scenario_summary(r, prof, backhaul, lag_bound_ms, n_pages=1):
     load, emu, tun = r["load"], r["emulator"], r["tun"]
     pages = load["pages"]
     ok = [p for p in pages if p["ok"]]
@@ -37,12 +37,19 @@ def scenario_summary(r, prof, backhaul, lag_bound_ms):
         rtts = 3 if reqs > 1 else 2
         bound = rtts * acc.rtt_ms + nbytes * 8 * WIRE / acc.down.rate_kbit  # ms (kbit/s = bit/ms)
         p50, p95 = pct(plts, 0.5), pct(plts, 0.95)
+        # Repeat visits: the load generator preconnects (as Chrome's loading predictor does) only
+        # to a page it has loaded before, so a first visit with several subresources needs one
+        # more round trip (a second connection's handshake) than the bound, in any browser.
+        repeat = [p["plt_ms"] for p in good if p["seq"] >= n_pages]
+        r95 = pct(repeat, 0.95)
         per_page[path] = {
             "loads": len(ps), "ok": len(good), "requests": reqs, "bytes_median": nbytes,
             "bound_ms": round(bound, 1), "bound_rtts": rtts, "plt_p50_ms": p50, "plt_p95_ms": p95,
             "ttfb_p50_ms": pct([p["ttfb_ms"] for p in good], 0.5),
             "p50_x_bound": round(p50 / bound, 2) if p50 else None,
-            "p95_x_bound": round(p95 / bound, 2) if p95 else None}
+            "p95_x_bound": round(p95 / bound, 2) if p95 else None,
+            "repeat_loads": len(repeat), "repeat_plt_p95_ms": r95,
+            "repeat_p95_x_bound": round(r95 / bound, 2) if r95 else None}
     expected_rtt = acc.rtt_ms + (backhaul.backhaul.rtt_ms if r["scenario"] == "direct" else 0)
     connects = [p["connect_ms"] for p in pages if p["connect_ms"] >= 0]
     observed_rtt = statistics.median(connects) if connects else None
@@ -57,9 +64,10 @@ def scenario_summary(r, prof, backhaul, lag_bound_ms):
                 rates[cls] = {"configured_bps": conf, "observed_bps": obs,
                               "error": round(obs / conf - 1, 4) if obs else None,
                               "drop_queue": l["drop_queue"], "drop_loss": l["drop_loss"]}
-        lag = emu["lag_us"]
-        if lag["p99"] > lag_bound_ms * 1000:
-            reasons.append(f"emulator lag p99 {lag['p99']:.0f} us > {lag_bound_ms} ms")
+        for key, what in (("lag_us", "event lag"), ("write_lag_us", "write lag")):
+            lag = emu.get(key)
+            if lag and lag["p99"] > lag_bound_ms * 1000:
+                reasons.append(f"emulator {what} p99 {lag['p99']:.0f} us > {lag_bound_ms} ms")
         if emu["drops"]["tun_write"]:
             reasons.append(f"{emu['drops']['tun_write']} TUN write failures")
     else:
@@ -74,7 +82,7 @@ def scenario_summary(r, prof, backhaul, lag_bound_ms):
     checks["rate_error_up"] = rates.get("access_up", {}).get("error")
     s = load["summary"]
     return {
-        "scenario": r["scenario"], "valid": not reasons, "invalid_reasons": reasons,
+        "scenario": r["scenario"], "edge": r.get("edge"), "valid": not reasons, "invalid_reasons": reasons,
         "wall_s": round(r["wall_s"], 1), "pages": s["pages"], "pages_ok": s["ok"],
         "pages_failed": s["failed"], "pages_aborted": s["aborted"],
         "errors_by_cause": s["errors_by_cause"], "requests": s["requests"],
@@ -82,16 +90,17 @@ def scenario_summary(r, prof, backhaul, lag_bound_ms):
         "rtt": {"configured_ms": expected_rtt, "observed_ms": observed_rtt,
                 "samples": len(connects), "method": "median TCP handshake at page start (idle link)"},
         "rates": rates, "checks": checks, "per_page": per_page,
-        "emulator": {k: emu[k] for k in ("cpu_user_s", "cpu_sys_s", "uptime_s", "lag_us", "drops",
-                                         "packets_in", "delivered", "users_seen",
-                                         "realtime_priority")} if emu else None,
+        "emulator": {k: emu.get(k) for k in ("cpu_user_s", "cpu_sys_s", "uptime_s", "lag_us",
+                                             "write_lag_us", "drops", "packets_in", "delivered",
+                                             "users_seen", "realtime_priority", "threads",
+                                             "handoffs")} if emu else None,
         "tun": tun, "loadgen_cpu_s": load.get("cpu_s"),
         "plt_ok_ms": sorted(p["plt_ms"] for p in ok),
     }
 
 
 def build(args, prof, backhaul, results, stamp, elapsed, emulator, tc_available):
-    scen = [scenario_summary(r, prof, backhaul, args.lag_bound_ms) for r in results]
+    scen = [scenario_summary(r, prof, backhaul, args.lag_bound_ms, len(args.page)) for r in results]
     return {"stamp": stamp, "profile": prof.name, "profile_source": prof.source,
             "backhaul": backhaul.name, "users": args.users, "duration_s": args.duration,
             "ramp_s": args.ramp, "think_s": args.think, "pages": args.page,
@@ -114,22 +123,27 @@ def markdown(doc):
          f"Whole run {doc['elapsed_s']:.0f} s.", "",
          "Profile source: " + doc["profile_source"].replace("\n", " "), "",
          "## Page-load time against the physical bound", "",
-         "| scenario | page | loads ok/all | bytes (median) | bound | p50 | p95 | p50 ÷ bound | p95 ÷ bound | TTFB p50 |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
+         "| scenario (edge) | page | loads ok/all | bytes (median) | bound | p50 | p95 | p50 ÷ bound | p95 ÷ bound | p95 ÷ bound, repeat visits | TTFB p50 |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in doc["scenarios"]:
         for path, p in s["per_page"].items():
-            L.append(f"| {s['scenario']} | `{path}` | {p['ok']}/{p['loads']} | {p['bytes_median']:.0f} | "
+            L.append(f"| {s['scenario']}{' (' + s['edge'] + ')' if s.get('edge') else ''} | `{path}` | {p['ok']}/{p['loads']} | {p['bytes_median']:.0f} | "
                      f"{p['bound_ms']:.0f} ms ({p['bound_rtts']} RTT) | {_fmt(p['plt_p50_ms'], ' ms')} | "
                      f"{_fmt(p['plt_p95_ms'], ' ms')} | {_fmt(p['p50_x_bound'], 'x', 2)} | "
-                     f"{_fmt(p['p95_x_bound'], 'x', 2)} | {_fmt(p['ttfb_p50_ms'], ' ms')} |")
+                     f"{_fmt(p['p95_x_bound'], 'x', 2)} | {_fmt(p['repeat_p95_x_bound'], 'x', 2)} "
+                     f"({p['repeat_loads']}) | {_fmt(p['ttfb_p50_ms'], ' ms')} |")
     L += ["", "Bound = round trips a browser cannot avoid on the access link × its RTT + page bytes "
-          "× 1500/1448 ÷ downlink rate.", "", "![page-load CDF](cdf.svg)", "",
+          "× 1500/1448 ÷ downlink rate. Repeat visits: loads of a page the user loaded before, "
+          "for which the load generator preconnects at navigation start (Chrome's loading "
+          "predictor); a first visit opens its extra connections only when the HTML names the "
+          "subresources, one round trip more than the bound.", "", "![page-load CDF](cdf.svg)", "",
           "## Emulator fidelity and health", "",
-          "| scenario | valid | RTT conf → obs | downlink conf → obs | uplink conf → obs | lag p50/p99/max | emu CPU | TUN kernel drops | drops queue/loss/outage |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "| scenario | valid | RTT conf → obs | downlink conf → obs | uplink conf → obs | event lag p50/p99/max | write lag p50/p99/max | emu CPU | TUN kernel drops | drops queue/loss/outage |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
     for s in doc["scenarios"]:
         e = s["emulator"] or {}
-        lag = e.get("lag_us", {})
+        lag = e.get("lag_us") or {}
+        wlag = e.get("write_lag_us") or {}
         cpu = (e.get("cpu_user_s", 0) + e.get("cpu_sys_s", 0))
         up = e.get("uptime_s") or 1
         rd, ru = s["rates"].get("access_down", {}), s["rates"].get("access_up", {})
@@ -141,6 +155,7 @@ def markdown(doc):
                  f"{_fmt(kb(rd.get('configured_bps')), ' kbit/s')} → {_fmt(kb(rd.get('observed_bps')), ' kbit/s', 1)} ({_fmt(pct_err(rd.get('error')), '%', 2)}) | "
                  f"{_fmt(kb(ru.get('configured_bps')), ' kbit/s')} → {_fmt(kb(ru.get('observed_bps')), ' kbit/s', 1)} ({_fmt(pct_err(ru.get('error')), '%', 2)}) | "
                  f"{_fmt(lag.get('p50'), '')}/{_fmt(lag.get('p99'), '')}/{_fmt(lag.get('max'), ' µs')} | "
+                 f"{_fmt(wlag.get('p50'), '')}/{_fmt(wlag.get('p99'), '')}/{_fmt(wlag.get('max'), ' µs')} | "
                  f"{cpu:.1f} s ({100 * cpu / up:.0f} %) | {tund} | {dq}/{dl}/{e.get('drops', {}).get('outage', 0)} |")
     L += ["", "## Pages, bytes and errors", "",
           "| scenario | pages ok | failed | aborted at stop | requests | bytes | errors by cause | wall | load generator CPU |",
@@ -153,7 +168,8 @@ def markdown(doc):
           "(direct adds the backhaul). Observed rate: bytes of back-to-back packets over the real "
           "time between their exits from the emulator. A run is INVALID if the kernel dropped "
           "packets on a TUN device (the emulator did not keep up), a TUN write failed, or the "
-          "emulator's p99 scheduling lag exceeded the bound.", ""]
+          "emulator's p99 event lag (each hop: processing time - due) or write lag (start of the TUN "
+          "write of each delivered packet - due) exceeded the bound.", ""]
     return "\n".join(L)
 
 

@@ -3,13 +3,15 @@
 
 usage: netem/run PROFILE [--users N] [--duration S] [--scenario direct|cold|warm|origin-down ...]
                  [--backhaul PROFILE] [--page news|demo|PATH ...] [--ramp S] [--think S]
-                 [--pages-per-user N] [--hints H] [--edge-cmd CMD --edge-config FILE]
-                 [--build-dir DIR] [--out DIR]
+                 [--pages-per-user N] [--hints H] [--edge ghala|nginx]
+                 [--edge-cmd CMD --edge-config FILE] [--emulator auto|userspace|tc]
+                 [--build-dir DIR] [--no-build] [--out DIR]
 """
 import argparse
 import datetime
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import profiles  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
+import tc_path  # noqa: E402
 import topology  # noqa: E402
 
 NETEM = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,10 +44,15 @@ def parse_args(argv):
     p.add_argument("--pages-per-user", type=int, default=0)
     p.add_argument("--grace", type=float, default=None, help="default: 3x the page bound + 30 s")
     p.add_argument("--hints", default="")
+    p.add_argument("--edge", choices=("ghala", "nginx"), default="ghala",
+                   help="the edge of cold and warm (origin-down always uses nginx for now)")
     p.add_argument("--edge-cmd", default=None)
     p.add_argument("--edge-config", default=None)
     p.add_argument("--lag-bound-ms", type=float, default=2.0)
-    p.add_argument("--build-dir", default=os.path.join(ROOT, "build-netem-run"))
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build-netem-run"),
+                   help="a meson build directory of the repository root")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the binaries in --build-dir as they are (meson test builds them)")
     p.add_argument("--out", default=None)
     p.add_argument("--emulator", choices=("auto", "userspace", "tc"), default="auto")
     a = p.parse_args(argv)
@@ -104,7 +112,7 @@ class Emulator:
 
 def run_loadgen(topo, build, args, target, out, users, source, pages_per_user, duration, ramp,
                 think, grace, zone="users", log=None):
-    cmd = [os.path.join(build, "ghala-netem-loadgen"), "--target", f"{target}:80",
+    cmd = [binary(build, "loadgen"), "--target", f"{target}:80",
            "--users", str(users), "--duration", str(duration), "--ramp", str(ramp),
            "--think", str(think), "--grace", str(grace), "--timeout", str(duration + grace),
            "--out", out, "--requests-out", out.replace(".json", "-requests.jsonl")]
@@ -129,16 +137,21 @@ def page_bound_s(prof, page_bytes=1.2e6):
 
 
 def run_scenario(name, topo, prof, backhaul, args, run_dir, build, origin_holder, log):
-    conf, stats, ready = emulator_config(topo, prof, backhaul, run_dir, name, args.lag_bound_ms)
-    emu = Emulator(os.path.join(build, "ghala-netem-emu"), topo, conf, stats, ready, log)
+    if args.path == "tc":
+        emu = tc_path.Tc(topo, prof, backhaul, os.path.join(run_dir, f"emulator-{name}.json"))
+        emu.start()
+    else:
+        conf, stats, ready = emulator_config(topo, prof, backhaul, run_dir, name, args.lag_bound_ms)
+        emu = Emulator(binary(build, "emu"), topo, conf, stats, ready, log)
     edge = None
     try:
         if origin_holder.get("origin") is None:
             origin_holder["origin"] = servers.start_origin(topo, run_dir)
         origin = origin_holder["origin"]
         if name != "direct":
-            valid = "2s" if name == "origin-down" else "10m"
-            edge = servers.start_edge(topo, run_dir, f"edge-{name}", valid, args.edge_cmd, args.edge_config)
+            valid = "2s" if name == "origin-down" else "1h"
+            edge = servers.start_edge(topo, run_dir, f"edge-{name}", valid, edge_kind(args, name),
+                                      build, args.edge_cmd, args.edge_config)
         if name in ("warm", "origin-down"):
             # Warm from inside the edge namespace: it fills the cache over the backhaul without
             # spending access-link time, and is not part of the measurement.
@@ -156,21 +169,57 @@ def run_scenario(name, topo, prof, backhaul, args, run_dir, build, origin_holder
                            args.users, topology.user_addr(0), args.pages_per_user, args.duration,
                            args.ramp, args.think, grace, log=log)
         wall = time.time() - started
-        tun = topo.tun_drops()
+        tun = topo.tun_drops() if args.path == "userspace" else {}
     finally:
         if edge:
             edge.stop()
         emu_stats = emu.stop()
-    return {"scenario": name, "load": load, "emulator": emu_stats, "tun": tun, "wall_s": wall}
+    return {"scenario": name, "load": load, "emulator": emu_stats, "tun": tun, "wall_s": wall,
+            "edge": None if name == "direct" else edge_label(args, name)}
 
 
-def build_tools(build_dir):
-    src = os.path.join(NETEM, "standalone")
-    if not os.path.exists(os.path.join(build_dir, "build.ninja")):
-        subprocess.run(["meson", "setup", build_dir, src, "--buildtype=release"], check=True,
+BINARIES = {"emu": "netem/ghala-netem-emu", "loadgen": "netem/loadgen/ghala-netem-loadgen",
+            "ghala": "src/ghala"}
+
+
+def binary(build_dir, which):
+    return os.path.join(build_dir, BINARIES[which])
+
+
+def edge_kind(args, scenario):
+    """origin-down needs stale-if-error / grace, not yet in ghala's request path: nginx for now."""
+    if scenario == "origin-down":
+        return "nginx"
+    if args.edge_cmd:
+        return "cmd"
+    return args.edge
+
+
+def edge_label(args, scenario):
+    kind = edge_kind(args, scenario)
+    return os.path.basename(shlex.split(args.edge_cmd)[0]) if kind == "cmd" else kind
+
+
+def build_source(build_dir):
+    """The source directory a meson build directory was configured for, or None."""
+    try:
+        with open(os.path.join(build_dir, "meson-info", "meson-info.json")) as f:
+            return os.path.realpath(json.load(f)["directories"]["source"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def build_tools(build_dir, need_ghala):
+    """Builds the harness's programs through the root meson project (one source list: netem/meson.build)."""
+    src = build_source(build_dir)
+    if src is None or not os.path.exists(os.path.join(build_dir, "build.ninja")):
+        subprocess.run(["meson", "setup", build_dir, ROOT, "--buildtype=release"], check=True,
                        stdout=subprocess.DEVNULL)
-    subprocess.run(["ninja", "-C", build_dir, "ghala-netem-emu", "ghala-netem-loadgen"], check=True,
-                   stdout=subprocess.DEVNULL)
+    elif src != os.path.realpath(ROOT):
+        raise SystemExit(f"netem: {build_dir} is a build directory of {src}, not of {ROOT}: "
+                         f"remove it or pass another --build-dir")
+    targets = [BINARIES["emu"], BINARIES["loadgen"]] + ([BINARIES["ghala"]] if need_ghala else [])
+    subprocess.run(["ninja", "-C", build_dir] + targets, check=True, stdout=subprocess.DEVNULL)
 
 
 def main(argv):
@@ -184,27 +233,34 @@ def main(argv):
     if not prof.access or not backhaul.backhaul:
         print("netem: the profile needs [access] and the backhaul profile [backhaul]", file=sys.stderr)
         return 2
-    tc_available = topology.has_sch_netem()
-    if args.emulator == "tc" or (args.emulator == "auto" and tc_available):
-        # The tc path (netem + htb per user in a router namespace) is described in README.md but
-        # not implemented yet: this kernel has no sch_netem to develop it against.
-        if args.emulator == "tc":
-            print("netem: the tc netem path is not implemented yet", file=sys.stderr)
-            return 2
-        print("netem: sch_netem present, but using the userspace emulator (tc path not yet "
-              "implemented)", file=sys.stderr)
+    probed = []
+    args.path, note = tc_path.choose(args.emulator,
+                                     lambda: probed.append(topology.has_sch_netem()) or probed[0])
+    tc_available = probed[0] if probed else None
+    if note:
+        print(f"netem: {note}", file=sys.stderr)
+    if args.path is None:
+        return 2
     if not os.path.exists(os.path.join(servers.PAGES, "news", "index.html")):
         subprocess.run(["/usr/bin/python3", os.path.join(servers.PAGES, "make_pages.py")], check=True)
     if not os.path.isabs(args.build_dir):
         args.build_dir = os.path.abspath(args.build_dir)
-    if not os.path.exists(os.path.join(args.build_dir, "ghala-netem-loadgen")) or \
-            args.build_dir.endswith("build-netem-run"):
-        build_tools(args.build_dir)
+    need_ghala = any(edge_kind(args, s) == "ghala" for s in args.scenario if s != "direct")
+    if not args.no_build:
+        build_tools(args.build_dir, need_ghala)
+    missing = [binary(args.build_dir, b) for b in ("emu", "loadgen") + (("ghala",) if need_ghala else ())
+               if not os.path.exists(binary(args.build_dir, b))]
+    if missing:
+        print(f"netem: not built: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if "origin-down" in args.scenario:
+        print("netem: origin-down runs on the nginx edge (ghala has no stale-if-error yet)",
+              file=sys.stderr)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = args.out or os.path.join(NETEM, "results", f"{stamp}-{prof.name}-{args.users}u")
     os.makedirs(run_dir, exist_ok=True)
     topology.cleanup_leftovers()
-    topo = topology.Topology(args.users)
+    topo = topology.Topology(args.users, router=args.path == "tc")
     log = open(os.path.join(run_dir, "harness.log"), "ab")
     print(f"netem: run {topo.id}: {prof.name}, {args.users} users, {args.duration:.0f} s, "
           f"scenarios {', '.join(args.scenario)} -> {run_dir}", file=sys.stderr)
@@ -212,6 +268,8 @@ def main(argv):
     started = time.time()
     try:
         topo.create()
+        if args.path == "tc":
+            topo.configure_veths(tc_path.link_commands(topo.id, topo.ns))
         holder = {"origin": None}
         for name in args.scenario:
             t = time.time()
@@ -221,7 +279,7 @@ def main(argv):
     finally:
         topo.destroy()
     doc = report.build(args, prof, backhaul, results, stamp, time.time() - started,
-                       emulator="userspace", tc_available=tc_available)
+                       emulator=args.path, tc_available=tc_available)
     report.write(run_dir, doc)
     print(f"netem: {'VALID' if doc['valid'] else 'INVALID'}; report: {run_dir}/report.md",
           file=sys.stderr)

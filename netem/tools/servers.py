@@ -1,10 +1,12 @@
 """The origin and the edge, each inside its namespace.
 
-The origin is nginx-light serving config/demo-site at / and netem/pages at /news/. The edge is
-pluggable: by default nginx-light as a caching reverse proxy (proxy_cache); `--edge-cmd` runs any
-command instead (ghala: "build/src/ghala --config {config} --ready-file {ready}"), with {config}
-rendered from `--edge-config` (placeholders {listen_addr}, {listen_port}, {origin_addr},
-{origin_port}, {cache_dir}, {valid}) and readiness taken from the ready file.
+The origin is nginx-light serving config/demo-site at / and netem/pages at /news/, with
+`Cache-Control: max-age=3600` (the pages are cacheable, as a real site's static pages are). The
+edge is pluggable: ghala by default (`BUILD/src/ghala --config {config} --ready-file {ready}` with
+netem/edge/ghala.yaml), nginx-light as a caching reverse proxy (`--edge nginx`), or any command
+(`--edge-cmd`), with {config} rendered from `--edge-config` (placeholders {listen_addr},
+{listen_port}, {origin_addr}, {origin_port}, {cache_dir}, {valid}) and readiness taken from the
+ready file.
 """
 import os
 import shlex
@@ -16,6 +18,8 @@ import topology
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_SITE = os.path.join(ROOT, "config", "demo-site")
+GHALA_EDGE_CONFIG = os.path.join(ROOT, "netem", "edge", "ghala.yaml")
+GHALA_EDGE_CMD = "{build}/src/ghala --config {config} --ready-file {ready}"
 PAGES = os.path.join(ROOT, "netem", "pages")
 
 _COMMON = """user root;
@@ -47,6 +51,7 @@ _ORIGIN = """  gzip on;
   gzip_types text/css application/javascript text/javascript text/plain application/json image/svg+xml;
   server {{
     listen 80 backlog=65535;
+    add_header Cache-Control "max-age=3600";
     root {demo};
     location /news/ {{ root {pages}; }}
   }}"""
@@ -63,6 +68,8 @@ _EDGE = """  proxy_cache_path {d}/cache levels=1:2 keys_zone=edge:64m max_size=2
       proxy_connect_timeout 2s;
       proxy_read_timeout 30s;
       proxy_cache edge;
+      # The freshness is {valid}, whatever the origin says (origin-down needs hits to go stale).
+      proxy_ignore_headers Cache-Control Expires;
       proxy_cache_valid 200 301 302 {valid};
       proxy_cache_lock on;
       proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
@@ -131,10 +138,15 @@ def start_origin(topo, run_dir):
     return s
 
 
-def start_edge(topo, run_dir, name, valid="10m", edge_cmd=None, edge_config=None):
+def start_edge(topo, run_dir, name, valid="10m", kind="ghala", build_dir=None, edge_cmd=None,
+               edge_config=None):
+    """kind: ghala, nginx or cmd (edge_cmd with edge_config)."""
     s = Server(topo, "edge", name, run_dir)
     os.makedirs(os.path.join(s.dir, "cache"), exist_ok=True)
-    if not edge_cmd:
+    if kind == "ghala":
+        edge_cmd = GHALA_EDGE_CMD.replace("{build}", build_dir)
+        edge_config = edge_config or GHALA_EDGE_CONFIG
+    if kind == "nginx":
         s.start_nginx(_EDGE.format(d=s.dir, origin=topology.ORIGIN_ADDR, valid=valid), workers=2)
         s.wait_port(topology.EDGE_ADDR, 80)
         return s

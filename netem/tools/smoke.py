@@ -2,7 +2,7 @@
 """CI smoke run of the netem harness (meson test 'netem/smoke-3g', suite 'netem').
 
 20 users on the 3G profile, page starts for 20 s, through the userspace emulator and a warm
-nginx edge. Passes only if the run is valid (no TUN overrun, emulator lag within bound), the
+ghala edge. Passes only if the run is valid (no TUN overrun, emulator lag within bound), the
 observed RTT and up/down rates are within 10 % of the profile, and every page loaded. Exits 77
 (meson's SKIP) with the reason when the machine cannot run it (not root, no TUN, no netns).
 """
@@ -27,9 +27,10 @@ def main():
     if why:
         print(f"SKIP: netem smoke test cannot run here: {why}")
         return 77
-    out = tempfile.mkdtemp(prefix="netem-smoke-", dir=a.build_dir)
+    out = tempfile.mkdtemp(prefix="netem-smoke-", dir=os.path.join(a.build_dir, "netem"))
     rc = run.main(["3g", "--users", "20", "--duration", "20", "--ramp", "5", "--think", "1",
-                   "--scenario", "warm", "--page", "news", "--build-dir", a.build_dir, "--out", out])
+                   "--scenario", "warm", "--page", "news", "--build-dir", a.build_dir, "--no-build",
+                   "--out", out])
     if rc != 0:
         print(f"FAIL: netem/run exited {rc}")
         return 1
@@ -49,7 +50,8 @@ def main():
                             f"{s['errors_by_cause']}")
         print(f"{name}: {s['pages_ok']}/{s['pages']} pages, RTT {s['rtt']['observed_ms']} ms "
               f"(configured {s['rtt']['configured_ms']}), checks {s['checks']}, "
-              f"lag p99 {s['emulator']['lag_us']['p99']} us")
+              f"lag p99 {s['emulator']['lag_us']['p99']} us, write lag p99 "
+              f"{s['emulator']['write_lag_us']['p99']} us")
     print(open(os.path.join(out, "report.md")).read())
     for f_ in failures:
         print("FAIL:", f_)

@@ -83,10 +83,11 @@ def cleanup_leftovers():
 
 
 class Topology:
-    def __init__(self, users: int):
+    def __init__(self, users: int, router: bool = False):
         self.id = secrets.token_hex(3)
         self.users = users
-        self.ns = {z: f"{PREFIX}-{self.id}-{z}" for z in ("users", "edge", "origin")}
+        zones = ("users", "edge", "origin") + (("router",) if router else ())
+        self.ns = {z: f"{PREFIX}-{self.id}-{z}" for z in zones}
         self.tun = {z: f"{PREFIX}{self.id}{z[0]}" for z in ("users", "edge", "origin")}
         self.created = []
         self.cleanups = []  # callables run before the namespaces go (stop servers, emulator)
@@ -130,11 +131,21 @@ class Topology:
             lines += [f"route add {p} dev {dev}" for p in peers]
             sh(["ip", "-n", self.ns[zone], "-batch", "-"], input_text="\n".join(lines) + "\n")
 
+    def configure_veths(self, commands):
+        """The tc path: veths to a router namespace (commands from tc_path.link_commands)."""
+        sh(["ip", "netns", "exec", self.ns["router"], "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        for c in commands:
+            sh(c)
+        sh(["ip", "-n", self.ns["users"], "-batch", "-"],
+           input_text="".join(f"addr add {user_addr(i)}/32 dev {PREFIX}{self.id}u\n"
+                              for i in range(self.users)) +
+           f"addr add {PROBE_ADDR}/32 dev {PREFIX}{self.id}u\n")
+
     def tun_drops(self) -> dict:
         """Kernel-side TUN counters: tx_dropped means the emulator did not read fast enough."""
         import json
         out = {}
-        for zone in self.ns:
+        for zone in self.tun:
             txt = sh(["ip", "-n", self.ns[zone], "-s", "-j", "link", "show", "dev", self.tun[zone]],
                      check=False, capture=True)
             try:

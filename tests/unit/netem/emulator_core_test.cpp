@@ -31,7 +31,7 @@ struct Harness {
   std::vector<Delivered> out;
   EmulatorCore core;
   explicit Harness(CoreConfig cfg)
-      : core(std::move(cfg), 0, [this](Zone z, std::vector<std::uint8_t>&& p) {
+      : core(std::move(cfg), 0, [this](Zone z, std::vector<std::uint8_t>&& p, Nanos) {
           out.push_back({z, clock.now(), p.size()});
         }) {}
   // Runs the virtual clock event by event until nothing is pending.
