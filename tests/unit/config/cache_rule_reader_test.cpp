@@ -42,6 +42,8 @@ const Config& loaded(const LoadResult& r) {
   REQUIRE(r.config);
   return *r.config;
 }
+// The Config lives in the LoadResult: a temporary would leave the reference dangling.
+const Config& loaded(const LoadResult&& r) = delete;
 
 }  // namespace
 
@@ -118,9 +120,11 @@ TEST_CASE("every rule key is read and compiled") {
 }
 
 TEST_CASE("negative_ttl is accepted where the status list allows 404 or 410") {
-  const Config& c = loaded(load(rule("{match: {status: [4xx]}, negative_ttl: 1m}")));
+  const LoadResult r1 = load(rule("{match: {status: [4xx]}, negative_ttl: 1m}"));
+  const Config& c = loaded(r1);
   CHECK(c.sites[0].cache_rules.at(0).negative_ttl == 60);
-  const Config& d = loaded(load(rule("{negative_ttl: 30s, ttl: 1h}")));
+  const LoadResult r2 = load(rule("{negative_ttl: 30s, ttl: 1h}"));
+  const Config& d = loaded(r2);
   CHECK(d.sites[0].cache_rules.at(0).negative_ttl == 30);
 }
 
@@ -139,7 +143,8 @@ TEST_CASE("route rules come before the site's rules in the route's rule set") {
 }
 
 TEST_CASE("a config without rules has empty rule sets") {
-  const Config& c = loaded(load(kMinimalYaml));
+  const LoadResult r = load(kMinimalYaml);
+  const Config& c = loaded(r);
   CHECK(c.sites[0].cache_rules.empty());
   CHECK(c.sites[0].routes[0].cache_rules.rules.empty());
 }

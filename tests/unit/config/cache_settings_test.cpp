@@ -22,6 +22,8 @@ const Config& loaded(const LoadResult& r) {
   REQUIRE(r.config);
   return *r.config;
 }
+// The Config lives in the LoadResult: a temporary would leave the reference dangling.
+const Config& loaded(const LoadResult&& r) = delete;
 
 }  // namespace
 
@@ -85,7 +87,8 @@ cache:
 }
 
 TEST_CASE("a small memory-only cache shrinks the default max_object_size to fit") {
-  const CacheSettings& c = loaded(load(with_cache("  memory: {max_size: 64MiB}\n"))).cache;
+  const LoadResult r = load(with_cache("  memory: {max_size: 64MiB}\n"));
+  const CacheSettings& c = loaded(r).cache;
   CHECK(c.max_object_size == 64ull << 20);
 }
 
