@@ -37,14 +37,6 @@ std::string rule(std::string_view flow) {
   return config_with_rules("      - " + std::string(flow) + "\n");
 }
 
-const Config& loaded(const LoadResult& r) {
-  INFO(all_errors(r));
-  REQUIRE(r.config);
-  return *r.config;
-}
-// The Config lives in the LoadResult: a temporary would leave the reference dangling.
-const Config& loaded(const LoadResult&& r) = delete;
-
 }  // namespace
 
 TEST_CASE("every rule key is read and compiled") {

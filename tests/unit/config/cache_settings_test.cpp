@@ -17,14 +17,6 @@ std::string with_cache(std::string_view body) {
   return std::string(kMinimalYaml) + "cache:\n" + std::string(body);
 }
 
-const Config& loaded(const LoadResult& r) {
-  INFO(all_errors(r));
-  REQUIRE(r.config);
-  return *r.config;
-}
-// The Config lives in the LoadResult: a temporary would leave the reference dangling.
-const Config& loaded(const LoadResult&& r) = delete;
-
 }  // namespace
 
 TEST_CASE("without a cache section the documented defaults apply") {

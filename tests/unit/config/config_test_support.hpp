@@ -68,6 +68,15 @@ inline LoadResult load(std::string_view yaml, const std::string& base_dir = "/")
   return load_string(yaml, "test.yaml", base_dir);
 }
 
+// The loaded Config; fails the test (showing every error) when loading failed.
+inline const Config& loaded(const LoadResult& r) {
+  INFO(all_errors(r));
+  REQUIRE(r.config);
+  return *r.config;
+}
+// The Config lives in the LoadResult: a temporary would leave the reference dangling.
+const Config& loaded(const LoadResult&& r) = delete;
+
 // True when some error is at `line` (1-based; 0 = any line) and contains `text`.
 inline bool has_error(const LoadResult& r, int line, std::string_view text) {
   for (const ConfigError& e : r.errors) {
