@@ -102,6 +102,24 @@ const char* to_string(CacheResult r) noexcept {
   return "pass";
 }
 
+observe::CacheLookup to_lookup(CacheResult r) noexcept {
+  switch (r) {
+    case CacheResult::Pass:
+      return observe::CacheLookup::Pass;
+    case CacheResult::Bypass:
+      return observe::CacheLookup::Bypass;
+    case CacheResult::Hit:
+      return observe::CacheLookup::Hit;
+    case CacheResult::Miss:
+      return observe::CacheLookup::Miss;
+    case CacheResult::Stale:
+      return observe::CacheLookup::Stale;
+    case CacheResult::Revalidated:
+      return observe::CacheLookup::Revalidated;
+  }
+  return observe::CacheLookup::Pass;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lookup
 

@@ -37,6 +37,7 @@
 #include "ghala/config/cache_rules.hpp"
 #include "ghala/config/config.hpp"
 #include "ghala/http/message.hpp"
+#include "ghala/observe/metrics.hpp"
 #include "server/snapshot.hpp"
 
 namespace ghala::server {
@@ -47,6 +48,7 @@ namespace ghala::server {
 // fetched again in full.
 enum class CacheResult : std::uint8_t { Pass, Bypass, Hit, Miss, Stale, Revalidated };
 const char* to_string(CacheResult r) noexcept;
+observe::CacheLookup to_lookup(CacheResult r) noexcept;  // the metric's label for it
 
 // What the state machine does with an origin's response head.
 enum class HeadAction : std::uint8_t {

@@ -811,11 +811,7 @@ void Exchange::log() {
     snap_->invalid_metrics->observe(req_.method, status, duration);
   }
   if (looked_up_) {
-    static constexpr observe::CacheLookup kLookup[] = {
-        observe::CacheLookup::Pass,  observe::CacheLookup::Bypass,
-        observe::CacheLookup::Hit,   observe::CacheLookup::Miss,
-        observe::CacheLookup::Stale, observe::CacheLookup::Revalidated};
-    observe::Metrics::get().cache_lookup(kLookup[static_cast<int>(cache_.result())]);
+    observe::Metrics::get().cache_lookup(to_lookup(cache_.result()));
   }
   auto& writer = client_->worker().access_log();
   if (!writer.enabled()) return;
