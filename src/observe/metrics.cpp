@@ -103,6 +103,8 @@ std::string_view to_string(CacheLookup k) noexcept {
       return "pass";
     case CacheLookup::Revalidated:
       return "revalidated";
+    case CacheLookup::Coalesced:
+      return "coalesced";
     case CacheLookup::kCount:
       break;
   }
@@ -384,6 +386,7 @@ class MetricsImpl final : public Metrics {
     const auto i = static_cast<std::size_t>(result);
     if (i < cache_lookups_.size()) cache_lookups_[i]->Increment();
   }
+  void cache_waiting(int delta) noexcept override { cache_waiting_->Increment(delta); }
   void timeout(TimeoutKind kind) noexcept override {
     const auto i = static_cast<std::size_t>(kind);
     if (i < timeouts_.size()) timeouts_[i]->Increment();
@@ -434,6 +437,7 @@ class MetricsImpl final : public Metrics {
   Family<Counter>* upstream_errors_ = nullptr;
 
   Gauge* connections_open_ = nullptr;
+  Gauge* cache_waiting_ = nullptr;
   Counter* connections_total_ = nullptr;
   Counter* connections_rejected_ = nullptr;
   std::array<Counter*, kTimeoutKinds> timeouts_{};
@@ -502,11 +506,14 @@ void MetricsImpl::build() {
     timeouts_[k] = &timeouts.Add({{"kind", std::string(to_string(static_cast<TimeoutKind>(k)))}});
   }
   auto& lookups = family(prometheus::BuildCounter(), r, "ghala_cache_lookups_total",
-                         "Cache lookups, by result (hit, miss, stale, bypass, pass).");
+                         "Cache lookups, by result.");
   for (std::size_t k = 0; k < cache_lookups_.size(); ++k) {
     cache_lookups_[k] =
         &lookups.Add({{"result", std::string(to_string(static_cast<CacheLookup>(k)))}});
   }
+  cache_waiting_ = &family(prometheus::BuildGauge(), r, "ghala_cache_coalesce_waiting",
+                           "Requests waiting for another request's fetch of the same key.")
+                        .Add({});
   auto& parse_errors = family(prometheus::BuildCounter(), r, "ghala_http_parse_errors_total",
                               "Client requests rejected while parsing, by kind.");
   for (std::size_t k = 0; k < kParseErrorKinds; ++k) {

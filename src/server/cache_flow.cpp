@@ -82,7 +82,125 @@ std::vector<std::string> omitted_by(const cache::ResponseDirectives& d) {
   return out;
 }
 
+// Pieces relayed by a leader are stored as they came (waiters already hold them); when they are
+// small on average (a slow origin trickles), the complete body is cut again into kChunkBytes
+// chunks so the stored object does not pay a chunk's overhead per trickle.
+std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces, std::uint64_t body_size) {
+  if (pieces.size() <= 1 || body_size / pieces.size() >= kChunkBytes / 4) return pieces;
+  std::vector<cache::Chunk> out;
+  std::string chunk;
+  for (const auto& p : pieces) {
+    std::string_view v = *p;
+    while (!v.empty()) {
+      const auto n = std::min(v.size(), kChunkBytes - chunk.size());
+      chunk.append(v.substr(0, n));
+      v.remove_prefix(n);
+      if (chunk.size() == kChunkBytes) {
+        out.push_back(std::make_shared<const std::string>(std::move(chunk)));
+        chunk = std::string();
+      }
+    }
+  }
+  if (!chunk.empty()) out.push_back(std::make_shared<const std::string>(std::move(chunk)));
+  return out;
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Coalescing
+
+void LeaderClaim::take(std::shared_ptr<Coalescer> coalescer, std::string key, InFlightPtr fetch) {
+  coalescer_ = std::move(coalescer);
+  key_ = std::move(key);
+  fetch_ = std::move(fetch);
+}
+
+void LeaderClaim::release(int fwd_status) {
+  if (!fetch_) return;
+  if (!fetch_->finished()) fetch_->publish_failed(fwd_status);
+  coalescer_->leave(key_, fetch_.get());
+  fetch_.reset();
+  coalescer_.reset();
+}
+
+bool CacheFlow::selects(const cache::StoredObject& obj, const http::RequestHead& req) {
+  return cache::vary_matches(obj.vary_key, cache::parse_vary(obj.headers), req.headers);
+}
+
+CoalesceRole CacheFlow::coalesce(const Snapshot& snap, const http::RequestHead& req) {
+  if (!enabled_ || !snap.coalescer) return CoalesceRole::Alone;
+  const auto now = Coalescer::Clock::now();
+  // A request with its own preconditions or Range gets an answer meant for it alone: it may
+  // wait for another fetch, never lead one. So does a HEAD (a HEAD miss is not stored).
+  const bool can_lead = req.method == http::Method::Get && !client_conditional(req.headers) &&
+                        !req.headers.contains("Range");
+  if (!can_lead) {
+    if (snap.coalescer->is_pass(key_, now)) return CoalesceRole::Alone;
+    // Join only a fetch already in flight: peek by joining, and give the claim back at once
+    // when this request would have become the leader.
+    auto j = snap.coalescer->join(key_, now);
+    if (!j.fetch) return CoalesceRole::Alone;
+    if (j.leader) {
+      snap.coalescer->leave(key_, j.fetch.get());
+      return CoalesceRole::Alone;
+    }
+    coalescer_ = snap.coalescer;
+    rejoined_ = true;  // it cannot lead: a variant fetch of its own would have no leader
+    waiting_on_ = std::move(j.fetch);
+    return CoalesceRole::Wait;
+  }
+  auto j = snap.coalescer->join(key_, now);
+  if (!j.fetch) {  // hit-for-pass: straight to the origin, in parallel with the others
+    hit_for_pass_ = true;
+    coalescer_ = snap.coalescer;
+    result_ = CacheResult::Pass;
+    status_.detail = "hit-for-pass";
+    return CoalesceRole::Alone;
+  }
+  coalescer_ = snap.coalescer;
+  if (!j.leader) {
+    waiting_on_ = std::move(j.fetch);
+    return CoalesceRole::Wait;
+  }
+  leader_.take(snap.coalescer, key_, std::move(j.fetch));
+  return CoalesceRole::Leader;
+}
+
+CoalesceRole CacheFlow::rejoin_for_variant(const cache::StoredObject& other,
+                                           const http::RequestHead& req) {
+  waiting_on_.reset();
+  if (rejoined_ || !coalescer_) return CoalesceRole::Alone;
+  rejoined_ = true;
+  std::string variant_key = key_;
+  variant_key.push_back('\n');
+  variant_key += cache::vary_key(req.headers, cache::parse_vary(other.headers));
+  auto j = coalescer_->join(variant_key, Coalescer::Clock::now());
+  if (!j.fetch) return CoalesceRole::Alone;
+  if (!j.leader) {
+    waiting_on_ = std::move(j.fetch);
+    return CoalesceRole::Wait;
+  }
+  leader_.take(coalescer_, std::move(variant_key), std::move(j.fetch));
+  return CoalesceRole::Leader;
+}
+
+void CacheFlow::coalesced_hit(const cache::StoredObject& obj) {
+  result_ = CacheResult::Coalesced;
+  status_ = cache::CacheStatus{};
+  status_.hit = true;
+  status_.detail = "coalesced";
+  hit_age_ = cache::current_age(obj.timings, now_seconds());
+}
+
+void CacheFlow::wait_ended(const char* why) {
+  waiting_on_.reset();
+  status_.detail = why;
+}
+
+bool CacheFlow::shared_fetch() const noexcept {
+  return leader_.get() && leader_.get()->has_waiters();
+}
 
 const char* to_string(CacheResult r) noexcept {
   switch (r) {
@@ -98,6 +216,8 @@ const char* to_string(CacheResult r) noexcept {
       return "stale";
     case CacheResult::Revalidated:
       return "revalidated";
+    case CacheResult::Coalesced:
+      return "coalesced";
   }
   return "pass";
 }
@@ -116,6 +236,8 @@ observe::CacheLookup to_lookup(CacheResult r) noexcept {
       return observe::CacheLookup::Stale;
     case CacheResult::Revalidated:
       return observe::CacheLookup::Revalidated;
+    case CacheResult::Coalesced:
+      return observe::CacheLookup::Coalesced;
   }
   return observe::CacheLookup::Pass;
 }
@@ -245,7 +367,8 @@ cache::ObjectPtr CacheFlow::stale_on_error(int fwd_status) {
 }
 
 CacheFlow CacheFlow::for_background() const {
-  CacheFlow f = *this;
+  CacheFlow f = *this;  // LeaderClaim copies empty: a background fetch leads nothing
+  f.waiting_on_.reset();
   f.swr_ = false;
   f.status_ = cache::CacheStatus{};
   f.result_ = CacheResult::Stale;
@@ -283,6 +406,7 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
   }
   status_.fwd_status = head.status;
   if (stored_ && is_error_status(head.status) && fallback_ != cache::ErrorFallback::None) {
+    leader_.release(head.status);  // waiters fall back to their own stale object
     return HeadAction::ServeStale;
   }
   if (stored_ && head.status == 304) return on_not_modified(snap, head);
@@ -301,9 +425,12 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
   const auto freshness = cache::freshness_facts(head.headers, head.status, now, eff.use_expires);
   const auto decision = config::decide_store(facts, freshness, policy, rule);
   if (!decision.store()) {
-    status_.detail = decision.refused_by_rule
-                         ? std::string("rule")
-                         : std::string(cache::to_string(decision.storability.reason));
+    // A hit-for-pass request keeps saying why it was not coalesced; `stored` is absent anyway.
+    if (!hit_for_pass_) {
+      status_.detail = decision.refused_by_rule
+                           ? std::string("rule")
+                           : std::string(cache::to_string(decision.storability.reason));
+    }
   } else if (decision.ttl.lifetime <= 0 && !has_validators(head.headers)) {
     // Stale on arrival and nothing to revalidate it with: it could never be reused, so storing
     // it would only cost memory. With a validator it is stored: the next request revalidates.
@@ -323,8 +450,35 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
     storing_ = true;
     status_.stored = true;
   }
+  publish_head(snap, head);
   head.headers.add("Cache-Status", cache::format_cache_status(status_));
   return HeadAction::Relay;
+}
+
+// Tells the waiters what the leader's response is: a head they can stream, or an answer they
+// cannot share (then the key is hit-for-pass for a while, except after a server error, which
+// says nothing lasting about the URL).
+void CacheFlow::publish_head(const Snapshot& snap, const http::ResponseHead& head) {
+  if (storing_) {
+    if (hit_for_pass_) coalescer_->clear_pass(key_);
+    auto* fetch = leader_.get();
+    if (!fetch) return;
+    auto shown = std::make_shared<cache::StoredObject>(*pending_);
+    const bool known = head.framing == http::BodyFraming::ContentLength;
+    shown->body_size = known ? head.content_length : 0;
+    fetch->publish_head(std::move(shown), known);
+    return;
+  }
+  auto* fetch = leader_.get();
+  if (!fetch) return;
+  if (head.status >= 500) {
+    leader_.release(head.status);
+    return;
+  }
+  const auto hfp = snap.config->cache.hit_for_pass;
+  if (hfp.count() > 0) coalescer_->mark_pass(key_, Coalescer::Clock::now() + hfp);
+  fetch->publish_pass();
+  leader_.release(head.status);
 }
 
 // RFC 9111 §4.3.3, §4.3.4: a 304 refreshes the stored object it selects. The new object keeps
@@ -350,6 +504,7 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
     obj->soft_purged_at = 0;  // validated: the origin vouches for it again
     revalidated_ = obj;
     if (snap.memory) snap.memory->insert(key_, obj);
+    if (auto* fetch = leader_.get()) fetch->publish_complete(obj);
     status_.stored = true;
     result_ = CacheResult::Revalidated;
     hit_age_ = cache::current_age(obj->timings, now);
@@ -358,6 +513,7 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
     head.headers.add("Cache-Status", cache::format_cache_status(status_));
     return HeadAction::Relay;
   }
+  leader_.release(head.status);
   if (!revalidated_) {
     status_.detail = "validator-mismatch";
     return HeadAction::ServeStale;
@@ -365,21 +521,29 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
   return HeadAction::ServeStored;
 }
 
-void CacheFlow::on_body(std::string_view data) {
-  if (!storing_) return;
+cache::Chunk CacheFlow::on_body(std::string_view data) {
+  if (!storing_) return nullptr;
   if (pending_->body_size + data.size() > max_object_size_) {  // larger than announced: give up
     abandon();
-    return;
+    return nullptr;
   }
   pending_->body_size += data.size();
+  if (auto* fetch = leader_.get()) {  // read-while-writer: each piece as it came
+    auto piece = std::make_shared<const std::string>(data);
+    pending_->chunks.push_back(piece);
+    fetch->publish_piece(piece);
+    return piece;
+  }
   chunk_.append(data);
   if (chunk_.size() >= kChunkBytes) {
     pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
     chunk_ = std::string();
   }
+  return nullptr;
 }
 
 void CacheFlow::abandon() {
+  leader_.release(0);
   storing_ = false;
   pending_.reset();
   chunk_ = std::string();
@@ -392,10 +556,14 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
       pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
       chunk_ = std::string();
     }
+    pending_->chunks = recut(std::move(pending_->chunks), pending_->body_size);
     pending_->chunk_count = static_cast<std::uint32_t>(pending_->chunks.size());
     pending_->id = g_next_object_id.fetch_add(1, std::memory_order_relaxed);
+    cache::ObjectPtr done = pending_;
     snap.memory->insert(key_, std::move(pending_));
+    if (auto* fetch = leader_.get()) fetch->publish_complete(std::move(done));
   }
+  leader_.release(0);
   storing_ = false;
   pending_.reset();
   if (!snap.memory || !route_ || http::is_safe(req.method) || status < 200 || status >= 400) return;

@@ -22,7 +22,10 @@
 //   error    the fetch failed before a response head (refused, reset, timeout): the stale
 //            object answers when the error fallback allows it.
 //
-// Coalescing is not done yet: concurrent validations of one stale key each go to the origin.
+// Coalescing (server/coalescer.hpp): after a miss or a stale lookup, coalesce() makes the request
+// the key's leader (it fetches and publishes what it stores as it goes: head, body pieces, the
+// complete object, or pass/failure), a waiter (the Exchange suspends until the leader publishes),
+// or leaves it alone (hit-for-pass, client preconditions or Range, HEAD without a fetch to join).
 
 #include <cstdint>
 #include <memory>
@@ -38,6 +41,7 @@
 #include "ghala/config/config.hpp"
 #include "ghala/http/message.hpp"
 #include "ghala/observe/metrics.hpp"
+#include "server/coalescer.hpp"
 #include "server/snapshot.hpp"
 
 namespace ghala::server {
@@ -45,10 +49,38 @@ namespace ghala::server {
 // For the access log and ghala_cache_lookups_total. Revalidated: a 304 from the origin refreshed
 // the stored object (and the client was answered from it, or got the 304 it asked for). Stale:
 // a stale object was served (stale-while-revalidate, stale-if-error, grace, max-stale) or
-// fetched again in full.
-enum class CacheResult : std::uint8_t { Pass, Bypass, Hit, Miss, Stale, Revalidated };
+// fetched again in full. Coalesced: answered from another request's fetch of the same key.
+enum class CacheResult : std::uint8_t { Pass, Bypass, Hit, Miss, Stale, Revalidated, Coalesced };
 const char* to_string(CacheResult r) noexcept;
 observe::CacheLookup to_lookup(CacheResult r) noexcept;  // the metric's label for it
+
+// What coalesce() made of a request that must go to the origin.
+enum class CoalesceRole : std::uint8_t {
+  Alone,   // fetch without sharing (not coalescible, or hit-for-pass)
+  Leader,  // fetch, and publish to the waiters
+  Wait,    // wait for the leader's fetch (inflight())
+};
+
+// A leader's claim on its InFlightFetch. Copies are empty (a copied flow is never the leader);
+// destroying a live claim publishes failure, so waiters never wait on a leader that is gone.
+class LeaderClaim {
+ public:
+  LeaderClaim() = default;
+  LeaderClaim(const LeaderClaim&) noexcept {}
+  LeaderClaim& operator=(const LeaderClaim&) noexcept { return *this; }
+  ~LeaderClaim() { release(0); }
+
+  void take(std::shared_ptr<Coalescer> coalescer, std::string key, InFlightPtr fetch);
+  // Publishes failure unless the fetch finished, and lets later requests start a new fetch.
+  void release(int fwd_status);
+  InFlightFetch* get() const noexcept { return fetch_.get(); }
+  Coalescer* coalescer() const noexcept { return coalescer_.get(); }
+
+ private:
+  std::shared_ptr<Coalescer> coalescer_;
+  std::string key_;
+  InFlightPtr fetch_;
+};
 
 // What the state machine does with an origin's response head.
 enum class HeadAction : std::uint8_t {
@@ -66,6 +98,23 @@ class CacheFlow {
   // The object was served stale under stale-while-revalidate: one background revalidation is due.
   bool background_revalidation() const noexcept { return swr_; }
 
+  // After a lookup that returned null with cacheable_request(): joins or leads the key's fetch.
+  CoalesceRole coalesce(const Snapshot& snap, const http::RequestHead& req);
+  const InFlightPtr& inflight() const noexcept { return waiting_on_; }
+  // The response waited for is another variant (`other` selects by other request fields). Joins
+  // (or leads) the fetch of this request's own variant, keyed by the key and the secondary key
+  // that other's Vary names give this request, so that waiters wanting the same variant still
+  // share one fetch. Once only: a second mismatch goes alone.
+  CoalesceRole rejoin_for_variant(const cache::StoredObject& other, const http::RequestHead& req);
+  // A waiter stops waiting: it was answered from the fetch (Coalesced), or goes to the origin
+  // itself (`why` for Cache-Status: "lock-timeout", "vary-miss", "pass", "failed").
+  void coalesced_hit(const cache::StoredObject& obj);
+  void wait_ended(const char* why);
+  // The leader's fetch has waiters: its relay must not be slowed by the leader's own client.
+  bool shared_fetch() const noexcept;
+  // Does this object's Vary selection match the request?
+  static bool selects(const cache::StoredObject& obj, const http::RequestHead& req);
+
   // Conditional fields for the upstream request (RFC 9111 §4.3.1), when ghala validates.
   void add_conditionals(http::HeaderMap& upstream_headers) const;
 
@@ -78,8 +127,9 @@ class CacheFlow {
   // The origin failed (fwd_status: its 5xx status, or 0 when no response came). The stale object
   // to serve instead, when the error fallback allows it (Cache-Status set for it), else null.
   cache::ObjectPtr stale_on_error(int fwd_status);
-  // Body bytes as they are relayed to the client.
-  void on_body(std::string_view data);
+  // Body bytes as they are relayed to the client. A leader returns the piece it stored and
+  // published (the caller relays that instead of a copy); otherwise null.
+  cache::Chunk on_body(std::string_view data);
   // The whole response was received. Publishes a stored object; invalidates after unsafe methods.
   void on_complete(const Snapshot& snap, const http::RequestHead& req, std::string_view host,
                    int status);
@@ -105,6 +155,7 @@ class CacheFlow {
   void invalidate(const Snapshot& snap, const http::RequestHead& req, std::string_view host,
                   int status);
   HeadAction on_not_modified(const Snapshot& snap, http::ResponseHead& head);
+  void publish_head(const Snapshot& snap, const http::ResponseHead& head);
 
   const config::Route* route_ = nullptr;
   bool enabled_ = false;  // GET/HEAD to an HTTP upstream, not bypassed, keyable
@@ -118,6 +169,13 @@ class CacheFlow {
   std::shared_ptr<cache::StoredObject> pending_;  // the object being filled from the origin
   std::string chunk_;                             // body bytes not yet cut into a chunk
   std::uint64_t max_object_size_ = 0;
+  // Coalescing.
+  std::shared_ptr<Coalescer> coalescer_;
+  LeaderClaim leader_;
+  InFlightPtr waiting_on_;
+  bool hit_for_pass_ = false;
+  bool rejoined_ = false;
+
   std::string location_;  // of the origin's response, for invalidation
   std::string content_location_;
 

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 
 #include "ghala/admin/admin.hpp"
@@ -192,6 +193,7 @@ Exchange::Exchange(ClientConn* client, http::RequestHead& request, SnapshotPtr s
     : client_(client), req_(request), snap_(std::move(snapshot)), start_ns_(start_ns) {}
 
 Exchange::~Exchange() {
+  stop_waiting();
   if (conn_) conn_->release(false);
   if (file_) file_->detach();
 }
@@ -274,7 +276,174 @@ void Exchange::lookup() {
     serve_hit(std::move(hit));
     return;
   }
+  if (cache_.coalesce(*snap_, req_) == CoalesceRole::Wait) {
+    wait_for_fetch();
+    return;
+  }
   fetch();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coalescing (server/coalescer.hpp): this request waits for another request's fetch of the same
+// key, then streams that response as it arrives, or is served the complete object; or it goes
+// to the origin itself (lock timeout, Vary mismatch, an answer that cannot be shared).
+
+void Exchange::wait_for_fetch() {
+  auto& w = client_->worker();
+  wait_ = std::make_shared<WaitToken>();
+  wait_->worker = &w;
+  wait_->exchange = this;
+  lock_deadline_ms_ =
+      uv_now(w.loop()) + static_cast<std::uint64_t>(snap_->config->cache.lock_timeout.count());
+  lock_waiting_ = true;
+  w.waiting_started(this);
+  observe::Metrics::get().cache_waiting(1);
+  cache_.inflight()->add_waiter(wait_);  // may post a wake at once: it runs later on this loop
+}
+
+void Exchange::stop_waiting() {
+  if (!wait_) return;
+  if (const auto& f = cache_.inflight()) f->remove_waiter(wait_.get());
+  wait_->exchange = nullptr;
+  wait_.reset();
+  end_lock_wait();
+}
+
+// The lock-timeout part of waiting ends: the response started streaming, or waiting ended.
+void Exchange::end_lock_wait() {
+  if (!lock_waiting_) return;
+  lock_waiting_ = false;
+  client_->worker().waiting_finished(this);
+  observe::Metrics::get().cache_waiting(-1);
+}
+
+void Exchange::go_alone(const char* why) {
+  stop_waiting();
+  cache_.wait_ended(why);
+  fetch();
+}
+
+// The fetch waited for brings another variant: share a fetch of this request's own variant.
+void Exchange::wait_for_variant(const cache::StoredObject& other) {
+  stop_waiting();
+  cache_.wait_ended("vary-miss");
+  const auto role = cache_.rejoin_for_variant(other, req_);
+  if (role == CoalesceRole::Wait) {
+    wait_for_fetch();
+    return;
+  }
+  fetch();
+}
+
+void Exchange::on_lock_tick(std::uint64_t now_ms) {
+  if (!wait_ || coalesced_streaming_ || now_ms < lock_deadline_ms_) return;
+  go_alone("lock-timeout");
+}
+
+void Exchange::on_coalesced_wake() {
+  if (!wait_ || response_done_) return;
+  if (coalesced_streaming_) {
+    pump_coalesced();
+    return;
+  }
+  auto v = cache_.inflight()->read(SIZE_MAX);  // the state only, no pieces
+  switch (v.state) {
+    case InFlightFetch::State::Fetching:
+      return;
+    case InFlightFetch::State::Complete:
+      if (v.object && CacheFlow::selects(*v.object, req_)) {
+        stop_waiting();
+        cache_.coalesced_hit(*v.object);
+        serve_hit(std::move(v.object));
+      } else if (v.object) {
+        wait_for_variant(*v.object);
+      } else {
+        go_alone("failed");
+      }
+      return;
+    case InFlightFetch::State::Pass:
+      go_alone("pass");
+      return;
+    case InFlightFetch::State::Failed:
+      go_alone("failed");
+      return;
+    case InFlightFetch::State::Streaming:
+      if (!CacheFlow::selects(*v.head, req_)) {
+        wait_for_variant(*v.head);
+        return;
+      }
+      // Preconditions and Range are evaluated against the complete object (serve_hit).
+      if (req_.headers.contains("Range") || req_.headers.contains("If-None-Match") ||
+          req_.headers.contains("If-Modified-Since") || req_.headers.contains("If-Match") ||
+          req_.headers.contains("If-Unmodified-Since")) {
+        return;
+      }
+      start_coalesced_stream(*v.head, v.length_known);
+      return;
+  }
+}
+
+// Relays the leader's response as it arrives: the head now, the body pieces as they are
+// published, with the same backpressure as an upstream body (pump_coalesced resumes from
+// on_client_writable). Pieces are the leader's own shared chunks, never copied.
+void Exchange::start_coalesced_stream(const cache::StoredObject& stored, bool length_known) {
+  end_lock_wait();  // no lock timeout once the response started
+  coalesced_streaming_ = true;
+  cache_.coalesced_hit(stored);
+  phase_ = Phase::Deliver;
+  http::ResponseHead head;
+  head.status = stored.status;
+  cache_.hit_headers(stored, head.headers);
+  append_field(head.headers, "Via", kVia);
+  if (!head.headers.contains("Date")) head.headers.add("Date", http::cached_http_date_now());
+  head.headers.set("X-Request-Id", request_id_);
+  const bool body = !http::response_has_no_body(req_.method, head.status);
+  bool chunked = false;
+  if (!length_known) {
+    head.headers.remove("Content-Length");
+    if (body && req_.version_minor >= 1) {
+      chunked = true;
+      head.headers.add("Transfer-Encoding", "chunked");
+    } else if (body) {
+      keep_alive_ = false;  // HTTP/1.0 client: the end of the body is the close
+    }
+  }
+  send_response_head(head, body, chunked);
+  if (!body) {
+    stop_waiting();
+    finish(keep_alive_);
+    return;
+  }
+  pump_coalesced();
+}
+
+void Exchange::pump_coalesced() {
+  const InFlightPtr fetch = cache_.inflight();
+  if (!fetch) return;
+  auto v = fetch->read(pieces_sent_);
+  for (auto& piece : v.pieces) {
+    if (client_->write_blocked()) return;  // on_client_writable pumps again
+    ++pieces_sent_;
+    if (piece->empty()) continue;
+    if (chunked_out_) {
+      std::string size;
+      http::append_chunk_size(piece->size(), size);
+      send_to_client(std::move(size), {}, http::kChunkEnd, piece);
+    } else {
+      send_to_client({}, {}, {}, piece);
+    }
+    if (response_done_) return;  // the client went away
+  }
+  if (v.state == InFlightFetch::State::Failed) {
+    stop_waiting();
+    abort("coalesced_fetch_failed");  // the message started: it cannot be completed otherwise
+    return;
+  }
+  if (v.state == InFlightFetch::State::Complete) {
+    if (chunked_out_) send_to_client(std::string(http::kLastChunk));
+    stop_waiting();
+    finish(keep_alive_);
+  }
 }
 
 // Delivers a stored object: the client's preconditions (RFC 9110 §13.2: 304 or 412) and Range
@@ -573,21 +742,28 @@ void Exchange::send_response_head(http::ResponseHead& head, bool body_follows, b
 
 void Exchange::on_upstream_body(BlockRef data) {
   if (serve_stored_ || !response_body_allowed_ || data.empty()) return;
-  cache_.on_body(data.view());
+  // A leader's piece is shared with the cache and its waiters: the client gets the same bytes
+  // by reference and the read block goes back to the pool at once.
+  auto piece = cache_.on_body(data.view());
+  if (piece) data = BlockRef();
+  const std::size_t n = piece ? piece->size() : data.view().size();
   if (chunked_out_) {
     std::string size;
-    http::append_chunk_size(data.view().size(), size);
-    send_to_client(std::move(size), std::move(data), http::kChunkEnd);
+    http::append_chunk_size(n, size);
+    send_to_client(std::move(size), std::move(data), http::kChunkEnd, std::move(piece));
   } else {
-    send_to_client({}, std::move(data));
+    send_to_client({}, std::move(data), {}, std::move(piece));
   }
-  if (conn_ && !upstream_paused_ && client_->write_blocked()) {
+  // A fetch that waiters share is not slowed to this client's pace: the bytes are bounded by
+  // the object being stored, and the queue holds the same pieces the cache does.
+  if (conn_ && !upstream_paused_ && client_->write_blocked() && !cache_.shared_fetch()) {
     upstream_paused_ = true;
     conn_->pause_reading();
   }
 }
 
 void Exchange::on_client_writable() {
+  if (coalesced_streaming_ && wait_) pump_coalesced();
   if (upstream_paused_ && conn_) {
     upstream_paused_ = false;
     conn_->resume_reading();
@@ -761,6 +937,7 @@ void Exchange::finish(bool keep_alive) {
 }
 
 void Exchange::abort(const char* why) {
+  stop_waiting();
   if (!*error_) error_ = why;
   drop_upstream(false);
   if (file_) {
@@ -774,6 +951,7 @@ void Exchange::abort(const char* why) {
 }
 
 void Exchange::on_client_gone(const char* why) {
+  stop_waiting();
   if (response_done_) return;
   if (!*error_) error_ = why;
   if (!head_sent_) status_ = 499;  // client closed before a response (nginx's convention)

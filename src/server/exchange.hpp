@@ -72,6 +72,11 @@ class Exchange final : public upstream::UpstreamListener {
   Phase phase() const noexcept { return phase_; }
   bool request_complete() const noexcept { return request_done_; }
 
+  // Called by the worker: the fetch this exchange waits for published something (coalescing),
+  // and the periodic lock-timeout check.
+  void on_coalesced_wake();
+  void on_lock_tick(std::uint64_t now_ms);
+
   // Called by the file reader.
   void on_file_opened(Result<upstream::OpenedFile> file);
   void on_file_data(BlockRef data, bool eof);
@@ -94,6 +99,13 @@ class Exchange final : public upstream::UpstreamListener {
   void fetch_dir();
   void serve_admin();
   void serve_hit(cache::ObjectPtr object);
+  void wait_for_fetch();
+  void stop_waiting();
+  void end_lock_wait();
+  void go_alone(const char* why);
+  void wait_for_variant(const cache::StoredObject& other);
+  void start_coalesced_stream(const cache::StoredObject& head, bool length_known);
+  void pump_coalesced();
   void serve_stale_or(int fwd_status, int status, std::string_view body);
   void prepare_upstream_head();
   void send_upstream_head();
@@ -130,6 +142,11 @@ class Exchange final : public upstream::UpstreamListener {
   CacheFlow cache_;
   bool looked_up_ = false;     // reached the Lookup phase (for the cache metric)
   bool serve_stored_ = false;  // a 304 refreshed the stored object: serve it on completion
+  WaitTokenPtr wait_;          // waiting for (or streaming from) another request's fetch
+  std::uint64_t lock_deadline_ms_ = 0;
+  bool lock_waiting_ = false;  // counted in the waiting gauge, subject to the lock timeout
+  bool coalesced_streaming_ = false;
+  std::size_t pieces_sent_ = 0;
   upstream::UpstreamPool* pool_ = nullptr;
   std::vector<upstream::UpstreamPool*> scratch_pools_;  // see Worker::pools_for
   upstream::UpstreamConn* conn_ = nullptr;

@@ -58,11 +58,13 @@ Result<SnapshotPtr> build_snapshot(config::ConfigPtr config, const Snapshot* pre
 
   if (previous) {
     snap->memory = previous->memory;
+    snap->coalescer = previous->coalescer;
   } else if (cfg.cache.memory_max_size > 0) {
     cache::MemoryTier::Options opts;
     opts.max_bytes = cfg.cache.memory_max_size;
     opts.max_object_bytes = cfg.cache.max_object_size;
     snap->memory = std::make_shared<cache::MemoryTier>(opts);
+    snap->coalescer = std::make_shared<Coalescer>();
   }
 
   snap->limits.max_request_line = cfg.limits.max_request_line;

@@ -14,6 +14,7 @@
 #include "ghala/observe/access_log.hpp"
 #include "ghala/observe/metrics.hpp"
 #include "ghala/upstream/dir_origin.hpp"
+#include "server/coalescer.hpp"
 
 namespace ghala::server {
 
@@ -32,6 +33,8 @@ struct Snapshot {
   // The memory tier outlives reloads (its size is fixed at startup: a change needs a restart);
   // null when cache.memory.max_size is 0.
   std::shared_ptr<cache::MemoryTier> memory;
+  // Fetches in flight per cache key, for coalescing; shared like the memory tier (null with it).
+  std::shared_ptr<Coalescer> coalescer;
   http::ParserLimits limits;
 };
 

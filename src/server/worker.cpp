@@ -2,6 +2,7 @@
 
 #include "ghala/core/log.hpp"
 #include "server/client_conn.hpp"
+#include "server/exchange.hpp"
 #include "server/revalidation.hpp"
 #include "server/server.hpp"
 
@@ -51,6 +52,7 @@ Worker::Worker(Server* server, int index, bool admin, std::vector<ListenFd> list
         w->access_log_.flush();
         for (auto& [key, pool] : w->pools_) pool->trim();
         w->sweep_retired_pools();
+        w->check_lock_timeouts();
       },
       kTickMs, kTickMs);
 }
@@ -104,14 +106,27 @@ void Worker::post_flush() {
   uv_async_send(&async_);
 }
 
+void Worker::post_wake(WaitTokenPtr token) {
+  {
+    std::lock_guard lock(mu_);
+    if (token->queued) return;
+    token->queued = true;
+    pending_wakes_.push_back(std::move(token));
+  }
+  uv_async_send(&async_);
+}
+
 void Worker::on_async(uv_async_t* a) {
   auto* w = static_cast<Worker*>(a->data);
   SnapshotPtr snap;
   bool shutdown = false;
   bool flush = false;
   std::chrono::milliseconds grace{0};
+  std::vector<WaitTokenPtr> wakes;
   {
     std::lock_guard lock(w->mu_);
+    wakes.swap(w->pending_wakes_);
+    for (auto& t : wakes) t->queued = false;
     snap = std::move(w->pending_snapshot_);
     w->pending_snapshot_.reset();
     shutdown = std::exchange(w->pending_shutdown_, false);
@@ -120,7 +135,25 @@ void Worker::on_async(uv_async_t* a) {
   }
   if (snap && !w->closed_) w->apply_snapshot(std::move(snap));
   if (flush) w->access_log_.flush();
+  w->run_wakes(std::move(wakes));
   if (shutdown) w->begin_shutdown(grace);
+}
+
+// A token's exchange is null once that exchange stopped waiting or went away; running one wake
+// never destroys another connection's exchange, so the rest of the batch stays valid.
+void Worker::run_wakes(std::vector<WaitTokenPtr> wakes) {
+  for (auto& t : wakes) {
+    if (t->exchange) t->exchange->on_coalesced_wake();
+  }
+}
+
+void Worker::check_lock_timeouts() {
+  if (waiting_.empty()) return;
+  const auto now = uv_now(&loop_);
+  std::vector<Exchange*> due(waiting_.begin(), waiting_.end());
+  for (auto* e : due) {
+    if (waiting_.contains(e)) e->on_lock_tick(now);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

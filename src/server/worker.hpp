@@ -19,12 +19,14 @@
 #include "ghala/core/buffer.hpp"
 #include "ghala/observe/access_log.hpp"
 #include "ghala/upstream/pool.hpp"
+#include "server/coalescer.hpp"
 #include "server/snapshot.hpp"
 
 namespace ghala::server {
 
 class BackgroundRevalidation;
 class ClientConn;
+class Exchange;
 class Server;
 
 struct ListenFd {
@@ -51,6 +53,9 @@ class Worker {
   void post_shutdown(std::chrono::milliseconds grace);
   // Thread-safe: flush buffered access-log lines (before a log reopen or exit).
   void post_flush();
+  // Thread-safe: wake a coalesced waiter of this loop (server/coalescer.hpp); several wakes of one
+  // token before the loop runs make one call of Exchange::on_coalesced_wake.
+  void post_wake(WaitTokenPtr token);
 
   // Loop-thread accessors, used by connections and exchanges.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -73,6 +78,9 @@ class Worker {
   // worker closes, so none outlives its pools.
   void background_started(BackgroundRevalidation* r) { background_.insert(r); }
   void background_finished(BackgroundRevalidation* r) { background_.erase(r); }
+  // Exchanges waiting for another request's fetch, for their lock timeout (checked on the tick).
+  void waiting_started(Exchange* e) { waiting_.insert(e); }
+  void waiting_finished(Exchange* e) { waiting_.erase(e); }
 
  private:
   static void on_async(uv_async_t* a);
@@ -82,6 +90,8 @@ class Worker {
   void force_close_all();
   void sweep_retired_pools();
   void on_accept(uv_stream_t* listener);
+  void run_wakes(std::vector<WaitTokenPtr> wakes);
+  void check_lock_timeouts();
 
  public:
   int index() const noexcept { return index_; }
@@ -105,6 +115,7 @@ class Worker {
   std::vector<std::unique_ptr<upstream::UpstreamPool>> retired_pools_;
   ClientConn* conns_ = nullptr;  // intrusive list of open client connections
   std::set<BackgroundRevalidation*> background_;
+  std::set<Exchange*> waiting_;
   std::size_t conn_count_ = 0;
   bool draining_ = false;
   bool closed_ = false;
@@ -115,6 +126,7 @@ class Worker {
   bool pending_shutdown_ = false;
   bool pending_flush_ = false;
   std::chrono::milliseconds pending_grace_{0};
+  std::vector<WaitTokenPtr> pending_wakes_;
 };
 
 }  // namespace ghala::server

@@ -49,7 +49,7 @@ std::string_view to_string(UpstreamErrorKind k) noexcept;
 // Cache lookups by result (RFC 9211 vocabulary): hit = served from cache; miss = not stored
 // (or no Vary match); stale = stored but stale, fetched again; bypass = a cache rule said so;
 // pass = not a cacheable request (method, route to a directory origin, unkeyable URL).
-enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, Revalidated, kCount };
+enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, Revalidated, Coalesced, kCount };
 std::string_view to_string(CacheLookup k) noexcept;
 
 enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
@@ -98,6 +98,8 @@ class Metrics {
   virtual void timeout(TimeoutKind kind) noexcept = 0;
   virtual void parse_error(ParseErrorKind kind) noexcept = 0;
   virtual void cache_lookup(CacheLookup result) noexcept = 0;
+  // A request started (+1) or stopped (-1) waiting for another request's fetch (coalescing).
+  virtual void cache_waiting(int delta) noexcept = 0;
   // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
   virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
 };
