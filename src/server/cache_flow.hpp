@@ -68,6 +68,18 @@ class LeaderClaim {
   LeaderClaim() = default;
   LeaderClaim(const LeaderClaim&) noexcept {}
   LeaderClaim& operator=(const LeaderClaim&) noexcept { return *this; }
+  // Moving hands the claim over (a fetch adopted when the leader's client left).
+  LeaderClaim(LeaderClaim&& o) noexcept
+      : coalescer_(std::move(o.coalescer_)), key_(std::move(o.key_)), fetch_(std::move(o.fetch_)) {}
+  LeaderClaim& operator=(LeaderClaim&& o) noexcept {
+    if (this != &o) {
+      release(0);
+      coalescer_ = std::move(o.coalescer_);
+      key_ = std::move(o.key_);
+      fetch_ = std::move(o.fetch_);
+    }
+    return *this;
+  }
   ~LeaderClaim() { release(0); }
 
   void take(std::shared_ptr<Coalescer> coalescer, std::string key, InFlightPtr fetch);

@@ -954,6 +954,14 @@ void Exchange::on_client_gone(const char* why) {
   stop_waiting();
   if (response_done_) return;
   if (!*error_) error_ = why;
+  // Other requests stream this fetch's response: finish reading and storing it without a client.
+  if (conn_ && upstream_status_ && !serve_stored_ && request_done_ && request_sent_ &&
+      cache_.shared_fetch() && cache_.storing()) {
+    auto* c = std::exchange(conn_, nullptr);
+    upstream_paused_ = false;
+    BackgroundRevalidation::adopt(client_->worker(), snap_, *route_, std::move(cache_), req_, c,
+                                  pool_, upstream_status_);
+  }
   if (!head_sent_) status_ = 499;  // client closed before a response (nginx's convention)
   drop_upstream(false);
   if (file_) {

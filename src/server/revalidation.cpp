@@ -60,6 +60,24 @@ void BackgroundRevalidation::start(Worker& worker, SnapshotPtr snap, const confi
   r->fetch();
 }
 
+void BackgroundRevalidation::adopt(Worker& worker, SnapshotPtr snap, const config::Route& route,
+                                   CacheFlow flow, const http::RequestHead& request,
+                                   upstream::UpstreamConn* conn, upstream::UpstreamPool* pool,
+                                   int status) {
+  auto* r = new BackgroundRevalidation(worker, std::move(snap), route, std::move(flow), {});
+  r->req_.method = request.method;
+  r->req_.method_text = request.method_text;
+  r->req_.target = request.target;
+  r->req_.version_minor = 1;
+  r->pool_ = pool;
+  r->conn_ = conn;
+  r->status_ = status;
+  r->start_ns_ = uv_hrtime();
+  worker.background_started(r);
+  conn->hand_over(r);
+  conn->resume_reading();  // the leader may have paused it for its own client
+}
+
 BackgroundRevalidation::BackgroundRevalidation(Worker& worker, SnapshotPtr snap,
                                                const config::Route& route, CacheFlow flow,
                                                std::string claim)
@@ -71,7 +89,7 @@ BackgroundRevalidation::BackgroundRevalidation(Worker& worker, SnapshotPtr snap,
 
 BackgroundRevalidation::~BackgroundRevalidation() {
   if (conn_) conn_->release(false);
-  unclaim(claim_);
+  if (!claim_.empty()) unclaim(claim_);
   worker_.background_finished(this);
 }
 

@@ -1,5 +1,8 @@
 #pragma once
-// Background revalidation for stale-while-revalidate (RFC 5861 §3): the client was answered from
+// Client-less cache fetches. Mostly background revalidation for stale-while-revalidate
+// (RFC 5861 §3), and also the rest of a coalesced fetch whose leader's client left (adopt()).
+//
+// Background revalidation: the client was answered from
 // the stale object at once; this fetch, without a client, asks the origin whether the object
 // is still good (a conditional GET when it has validators) and stores what comes back through
 // CacheFlow, exactly as a foreground miss would: a 304 refreshes the stored object, a storable
@@ -33,6 +36,12 @@ class BackgroundRevalidation final : public upstream::UpstreamListener {
   // flight for that variant or the worker is draining.
   static void start(Worker& worker, SnapshotPtr snap, const config::Route& route, CacheFlow flow,
                     const http::RequestHead& client_request);
+  // Takes over a fetch whose client went away while other requests wait for its response
+  // (coalescing): `conn` is handed over mid-response, the rest of the body is read and stored
+  // through `flow` (the leader's, with its claim), and the waiters keep streaming.
+  static void adopt(Worker& worker, SnapshotPtr snap, const config::Route& route, CacheFlow flow,
+                    const http::RequestHead& request, upstream::UpstreamConn* conn,
+                    upstream::UpstreamPool* pool, int status);
   // Ends it now (worker shutdown): the connection is closed, nothing is stored.
   void cancel();
 

@@ -81,9 +81,10 @@ void raise_fd_limit(std::uint32_t max_connections) {
   // Headroom: listeners, upstream connections, log files.
   const rlim_t need = static_cast<rlim_t>(max_connections) + 1024;
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-    log_warn("open-file limit " + std::to_string(rl.rlim_cur) + " is below limits.max_connections (" +
-             std::to_string(max_connections) +
-             ") plus upstream connections; raise it (ulimit -n, LimitNOFILE=) or lower max_connections");
+    log_warn(
+        "open-file limit " + std::to_string(rl.rlim_cur) + " is below limits.max_connections (" +
+        std::to_string(max_connections) +
+        ") plus upstream connections; raise it (ulimit -n, LimitNOFILE=) or lower max_connections");
   }
 }
 

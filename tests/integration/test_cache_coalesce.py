@@ -181,6 +181,28 @@ class CoalesceTest(CacheTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertTrue(r.body.startswith(b"/counter/gone #"), r)
 
+    def test_leader_client_gone_mid_body_the_waiter_still_gets_all_of_it(self):
+        g, o = self.proxy(**two_workers())
+        n, chunk = 300_000, 15_000
+        target = url(f"/slow-body/{n}", cc(f"max-age={LONG}"), chunk=str(chunk), delay_ms="100")
+        req = f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+        leader = RawConn(g.port)
+        leader.send(req)
+        wait_until(lambda: fetches_at_origin(o) == 1, 10, "the leader's fetch started")
+        with RawConn(g.port) as waiter:
+            waiter.send(req)
+            while b"\r\n\r\n" not in bytes(waiter.buf):
+                self.assertTrue(waiter._fill(), "waiter connection closed")
+            leader.close()  # mid-body: the fetch goes on without its client
+            r = waiter.read_response()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, pattern_bytes(n), "the waiter got the whole, correct body")
+        self.assertEqual(o.path_count(f"/slow-body/{n}"), 1)
+        # And the object was stored.
+        h = self.fetch(target)
+        self.assertHit(h)
+        self.assertBody(h, pattern_bytes(n))
+
     def test_concurrent_stale_requests_make_one_revalidation(self):
         g, o = self.proxy(**two_workers())
         target = url("/counter/reval", cc("max-age=1"), ("ETag", '"T"'), delay_ms="1000")

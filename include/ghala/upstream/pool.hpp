@@ -64,6 +64,9 @@ class UpstreamConn final : private http::MessageSink {
   // The exchange is done with the connection. reusable: the response was read completely and the
   // request fully sent; the pool keeps it idle if the response allowed keep-alive.
   void release(bool reusable);
+  // Another listener takes over the response being read (a cache fetch whose client went away
+  // but whose response other requests are waiting for). Same loop, same lease.
+  void hand_over(UpstreamListener* listener) noexcept { listener_ = listener; }
 
   bool reused() const noexcept { return uses_ > 1; }
   const std::string& peer() const;
