@@ -274,6 +274,7 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
       std::min<std::uint64_t>(cfg.cache.max_object_size, snap.memory->max_object_bytes());
 
   auto variants = snap.memory->lookup(key_);
+  only_if_cached_ = cache::request_directives(req.headers).only_if_cached;
   if (variants.empty()) {
     result_ = CacheResult::Miss;
     status_.fwd = cache::Forward::UriMiss;
@@ -326,8 +327,8 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
       status_.detail = swr_ ? "stale-while-revalidate" : "max-stale";
       stored_ = chosen;
       return chosen;
+    case cache::ReuseAction::GatewayTimeout:  // only-if-cached and nothing servable
     case cache::ReuseAction::Validate:
-    case cache::ReuseAction::GatewayTimeout:  // only-if-cached: not handled yet, validated
       break;
   }
   result_ = CacheResult::Stale;

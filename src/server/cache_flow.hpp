@@ -151,6 +151,9 @@ class CacheFlow {
   // Headers for a response served from `obj` (Age, Cache-Status, Content-Length).
   void hit_headers(const cache::StoredObject& obj, http::HeaderMap& out) const;
 
+  // RFC 9111 §5.2.1.7: the client sent only-if-cached and nothing stored can answer without the
+  // origin (a miss, or a stored object that needs validation): answer 504, do not forward.
+  bool only_if_cached_miss() const noexcept { return only_if_cached_ && enabled_; }
   CacheResult result() const noexcept { return result_; }
   bool cacheable_request() const noexcept { return enabled_; }
   bool storing() const noexcept { return storing_; }
@@ -187,6 +190,7 @@ class CacheFlow {
   InFlightPtr waiting_on_;
   bool hit_for_pass_ = false;
   bool rejoined_ = false;
+  bool only_if_cached_ = false;
 
   std::string location_;  // of the origin's response, for invalidation
   std::string content_location_;

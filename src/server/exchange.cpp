@@ -276,6 +276,11 @@ void Exchange::lookup() {
     serve_hit(std::move(hit));
     return;
   }
+  if (cache_.only_if_cached_miss()) {
+    error_ = "only_if_cached";
+    respond_simple(504, "not in cache (only-if-cached)\n");
+    return;
+  }
   if (cache_.coalesce(*snap_, req_) == CoalesceRole::Wait) {
     wait_for_fetch();
     return;

@@ -681,5 +681,21 @@ class ObservabilityTest(CacheTestCase):
         self.fail(f"{LOOKUPS} moved by {deltas()}, want {want}\n{exposed}\n{self.ctx()}")
 
 
+class OnlyIfCachedTest(CacheTestCase):
+    def test_only_if_cached_answers_504_without_asking_the_origin(self):
+        g, o = self.proxy()
+        target = url("/counter/oic", cc("max-age=1"), ("ETag", '"e"'))
+        oic = {"Cache-Control": "only-if-cached"}
+        r = self.fetch(target, headers=oic)
+        self.assertEqual(r.status, 504, r)
+        self.assertOriginCount(o, "/counter/oic", 0, "(only-if-cached never forwards)")
+        self.assertForwarded(self.fetch(target), "uri-miss", stored=True)
+        self.assertHit(self.fetch(target, headers=oic))
+        time.sleep(EXPIRE_WAIT)  # stale now: answering would need a validation
+        r = self.fetch(target, headers=oic)
+        self.assertEqual(r.status, 504, r)
+        self.assertOriginCount(o, "/counter/oic", 1)
+
+
 if __name__ == "__main__":
     harness.main()
