@@ -168,6 +168,21 @@ class SoftPurgeTest(PurgeTestCase):
         self.assertForwarded(r, "stale", stored=True)
         self.assertBody(r, f"{path} #2\n".encode())
 
+    def test_soft_purged_object_under_stale_while_revalidate_is_served_and_refreshed(self):
+        g, o = self.proxy()
+        path = "/counter/soft-swr"
+        target = url(path, cc(f"max-age={LONG}, stale-while-revalidate={LONG}"))
+        self.stored(target)
+        self.purge(url=f"http://{HOST}{target}", mode="soft")
+        r = self.fetch(target)
+        if not r.cs or r.cs.get("hit") is not True \
+                or r.cs.get("detail") != "stale-while-revalidate":
+            self.fail_with(r, "want a stale hit (detail=stale-while-revalidate)")
+        self.assertBody(r, f"{path} #1\n".encode())
+        harness.wait_until(lambda: self.fetch(target).body == f"{path} #2\n".encode(), 15,
+                           "the background revalidation to store the new response")
+        self.assertHit(self.fetch(target), lifetime=LONG, tolerance=3)
+
     def test_soft_purged_object_serves_stale_if_error_and_grace_when_the_origin_is_down(self):
         rules = [{"grace": "1h"}]
         g, o = self.proxy(sites=[self.site([route("/g/", "o", cache=rules), route("/", "o")])])
