@@ -703,7 +703,7 @@ void Exchange::on_file_error() {
 
 void Exchange::serve_admin() {
   phase_ = Phase::Fetch;
-  // A purge may answer after disk I/O on the thread pool; the client may be gone by then.
+  // A purge answers after running on the thread pool; the client may be gone by then.
   admin_alive_ = std::make_shared<bool>(true);
   admin::handle(req_, admin_body_, client_->peer_ip(), client_->worker().server(),
                 [this, alive = admin_alive_](admin::Response r) {

@@ -148,10 +148,6 @@ admin::PurgeOutcome execute_purge(const config::Config& config, const PurgeStore
 
 void run_purge(uv_loop_t* loop, config::ConfigPtr config, PurgeStores stores,
                admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done) {
-  if (!stores.disk) {
-    done(execute_purge(*config, stores, request, now_seconds()));
-    return;
-  }
   auto* w = new PurgeWork{};  // owned by the libuv request until the after-work callback
   w->config = std::move(config);
   w->stores = std::move(stores);

@@ -35,9 +35,10 @@ PurgeStores purge_stores(const Snapshot& snapshot);
 admin::PurgeOutcome execute_purge(const config::Config& config, const PurgeStores& stores,
                                   const admin::PurgeRequest& request, std::int64_t now);
 
-// execute_purge for the admin loop: without a disk tier it runs at once and calls done before
-// returning (the memory tier only takes its shard locks); with one, the whole purge runs on the
-// libuv thread pool and done is called on `loop` when it has finished.
+// execute_purge for the admin loop: the purge runs on the libuv thread pool and done is called
+// on `loop` when it has finished. Also without a disk tier: a prefix purge scans every key of
+// the memory tier (about half a second per million objects, docs/caching.md), and the admin
+// loop keeps answering scrapes and signals meanwhile.
 void run_purge(uv_loop_t* loop, config::ConfigPtr config, PurgeStores stores,
                admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done);
 

@@ -42,8 +42,8 @@ class Control {
   virtual std::string admin_token() const = 0;
   // The purge API's bearer token; empty: the purge API is off.
   virtual std::string purge_token() const = 0;
-  // Runs a parsed purge and calls done exactly once with the outcome, on the admin loop: before
-  // purge() returns, or later when storage I/O runs on the thread pool.
+  // Runs a parsed purge and calls done exactly once with the outcome, on the admin loop (the
+  // server runs purges on the thread pool and answers later; a test double may answer at once).
   virtual void purge(PurgeRequest request, std::function<void(PurgeOutcome)> done) = 0;
 };
 
