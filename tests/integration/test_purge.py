@@ -221,6 +221,18 @@ class PurgeAuthTest(PurgeTestCase):
         m = g.metrics()
         self.assertEqual(m.value(PURGES, kind="url", mode="hard"), 1, "refused purges count")
 
+    def test_a_reload_changes_the_token_and_can_turn_the_api_off(self):
+        g, o = self.proxy()
+        self.purge(tag="t")
+        new = TOKEN + "-new"
+        g.reload_via_sighup(harness.deep_merge(g.config, purge_config(new)))
+        self.purge(expect=403, tag="t")
+        self.purge(token=new, tag="t")
+        off = harness.deep_merge(g.config, {})
+        del off["cache"]
+        g.reload_via_sighup(off)
+        self.purge(token=new, expect=404, tag="t")
+
     def test_purge_api_is_off_without_a_token_even_with_the_admin_token(self):
         g, o = self.proxy(token=None, admin={"token": TOKEN})
         target = url("/counter/off", cc(f"max-age={LONG}"))
