@@ -2,16 +2,20 @@
 //
 //   ghala [--config FILE] [--ready-file PATH] [--log-level LEVEL]   run the server
 //   ghala check FILE        (also: --check-config FILE)              validate a config file
+//   ghala purge ...         purge cached objects through the admin API (admin/purge_client.hpp)
 //   ghala --version | --help
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "default_config.inc"
+#include "ghala/admin/purge_client.hpp"
 #include "ghala/config/config.hpp"
 #include "ghala/core/log.hpp"
 #include "ghala_build_config.h"
@@ -22,6 +26,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: ghala [--config FILE] [--ready-file PATH] [--log-level debug|info|warn|error]\n"
     "       ghala check FILE         validate a config file (also --check-config FILE)\n"
+    "       ghala purge [OPTIONS] (URL... | --prefix URL... | --tag TAG...)\n"
+    "                                purge cached objects (ghala purge --help)\n"
     "       ghala --version\n"
     "Without --config, ghala serves its embedded default config (the demo site on\n"
     "http://127.0.0.1:8080, admin on 127.0.0.1:9145).\n";
@@ -70,6 +76,10 @@ bool parse_level(std::string_view s, ghala::LogLevel& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "purge") {
+    const std::vector<std::string_view> args(argv + 2, argv + argc);
+    return ghala::admin::run_purge_command(args, std::getenv("GHALA_PURGE_TOKEN"));
+  }
   ghala::server::ServerOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];

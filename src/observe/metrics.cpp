@@ -111,6 +111,32 @@ std::string_view to_string(CacheLookup k) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(PurgeKind k) noexcept {
+  switch (k) {
+    case PurgeKind::Url:
+      return "url";
+    case PurgeKind::Prefix:
+      return "prefix";
+    case PurgeKind::Tag:
+      return "tag";
+    case PurgeKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(CacheTier t) noexcept {
+  switch (t) {
+    case CacheTier::Memory:
+      return "memory";
+    case CacheTier::Disk:
+      return "disk";
+    case CacheTier::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ParseErrorKind k) noexcept {
   switch (k) {
     case ParseErrorKind::BadRequest:
@@ -143,6 +169,9 @@ constexpr std::array<const char*, kStatusClasses> kStatusClassLabels = {"1xx", "
 constexpr auto kTimeoutKinds = static_cast<std::size_t>(TimeoutKind::kCount);
 constexpr auto kParseErrorKinds = static_cast<std::size_t>(ParseErrorKind::kCount);
 constexpr auto kUpstreamErrorKinds = static_cast<std::size_t>(UpstreamErrorKind::kCount);
+constexpr auto kPurgeKinds = static_cast<std::size_t>(PurgeKind::kCount);
+constexpr auto kCacheTiers = static_cast<std::size_t>(CacheTier::kCount);
+constexpr std::array<const char*, 2> kPurgeModes = {"hard", "soft"};
 
 std::size_t method_slot(http::Method m) noexcept {
   switch (m) {
@@ -396,6 +425,38 @@ class MetricsImpl final : public Metrics {
     if (i < parse_errors_.size()) parse_errors_[i]->Increment();
   }
 
+  void cache_purge(PurgeKind kind, bool soft) noexcept override {
+    const auto k = static_cast<std::size_t>(kind);
+    if (k < kPurgeKinds) purges_[k][soft ? 1 : 0]->Increment();
+  }
+  void cache_purged(PurgeKind kind, bool soft, CacheTier tier,
+                    std::uint64_t objects) noexcept override {
+    const auto k = static_cast<std::size_t>(kind);
+    const auto t = static_cast<std::size_t>(tier);
+    if (k < kPurgeKinds && t < kCacheTiers) {
+      purged_objects_[k][soft ? 1 : 0][t]->Increment(static_cast<double>(objects));
+    }
+  }
+
+  void cache_tier_source(CacheTier tier, CacheTierSource source) override {
+    const auto t = static_cast<std::size_t>(tier);
+    if (t >= kCacheTiers) return;
+    std::lock_guard lock(refresh_mu_);
+    TierSeries& s = tiers_[t];
+    s.source = std::move(source);
+    if (s.objects != nullptr || !s.source) return;
+    try {
+      const std::map<std::string, std::string> labels{{"tier", std::string(to_string(tier))}};
+      s.objects = &tier_objects_->Add(labels);
+      s.bytes = &tier_bytes_->Add(labels);
+      s.capacity = &tier_capacity_->Add(labels);
+      s.evictions = &tier_evictions_->Add(labels);
+    } catch (const std::exception& e) {
+      log_error(std::string("metrics: cache tier series failed: ") + e.what());
+      s = TierSeries{};
+    }
+  }
+
   void config_reload(bool success, std::string_view hash) noexcept override {
     try {
       std::lock_guard lock(config_mu_);
@@ -443,6 +504,24 @@ class MetricsImpl final : public Metrics {
   std::array<Counter*, kTimeoutKinds> timeouts_{};
   std::array<Counter*, static_cast<std::size_t>(CacheLookup::kCount)> cache_lookups_{};
   std::array<Counter*, kParseErrorKinds> parse_errors_{};
+  std::array<std::array<Counter*, 2>, kPurgeKinds> purges_{};  // [kind][hard, soft]
+  std::array<std::array<std::array<Counter*, kCacheTiers>, 2>, kPurgeKinds> purged_objects_{};
+
+  // Cache tiers, read from their sources at scrape time; guarded by refresh_mu_.
+  struct TierSeries {
+    CacheTierSource source;
+    Gauge* objects = nullptr;
+    Gauge* bytes = nullptr;
+    Gauge* capacity = nullptr;
+    Counter* evictions = nullptr;
+    std::uint64_t evictions_folded = 0;
+  };
+  Family<Gauge>* tier_objects_ = nullptr;
+  Family<Gauge>* tier_bytes_ = nullptr;
+  Family<Gauge>* tier_capacity_ = nullptr;
+  Family<Counter>* tier_evictions_ = nullptr;
+  std::array<TierSeries, kCacheTiers> tiers_{};
+  static void refresh_tier(TierSeries& t);
 
   ByteCounters bytes_;
   std::array<Counter*, ByteCounters::kCount> byte_counters_{};
@@ -514,6 +593,31 @@ void MetricsImpl::build() {
   cache_waiting_ = &family(prometheus::BuildGauge(), r, "ghala_cache_coalesce_waiting",
                            "Requests waiting for another request's fetch of the same key.")
                         .Add({});
+  auto& purges = family(prometheus::BuildCounter(), r, "ghala_cache_purges_total",
+                        "Purge API requests that ran, by kind (url, prefix, tag) and mode.");
+  auto& purged = family(prometheus::BuildCounter(), r, "ghala_cache_purged_objects_total",
+                        "Objects purged (deleted or marked stale), by kind, mode and tier.");
+  for (std::size_t k = 0; k < kPurgeKinds; ++k) {
+    const auto kind = std::string(to_string(static_cast<PurgeKind>(k)));
+    for (std::size_t m = 0; m < kPurgeModes.size(); ++m) {
+      purges_[k][m] = &purges.Add({{"kind", kind}, {"mode", kPurgeModes[m]}});
+      for (std::size_t t = 0; t < kCacheTiers; ++t) {
+        purged_objects_[k][m][t] =
+            &purged.Add({{"kind", kind},
+                         {"mode", kPurgeModes[m]},
+                         {"tier", std::string(to_string(static_cast<CacheTier>(t)))}});
+      }
+    }
+  }
+  tier_objects_ = &family(prometheus::BuildGauge(), r, "ghala_cache_objects",
+                          "Objects stored in a cache tier (every Vary variant counts).");
+  tier_bytes_ = &family(prometheus::BuildGauge(), r, "ghala_cache_bytes",
+                        "Bytes a cache tier charges for its objects.");
+  tier_capacity_ = &family(prometheus::BuildGauge(), r, "ghala_cache_capacity_bytes",
+                           "Configured size bound of a cache tier.");
+  tier_evictions_ = &family(prometheus::BuildCounter(), r, "ghala_cache_evictions_total",
+                            "Objects a cache tier evicted to stay within its size bound.");
+
   auto& parse_errors = family(prometheus::BuildCounter(), r, "ghala_http_parse_errors_total",
                               "Client requests rejected while parsing, by kind.");
   for (std::size_t k = 0; k < kParseErrorKinds; ++k) {
@@ -557,9 +661,23 @@ void MetricsImpl::refresh() {
       bytes_folded_[i] = total;
     }
   }
+  for (TierSeries& t : tiers_) refresh_tier(t);
   double value = 0;
   if (read_resident_bytes(value)) resident_memory_->Set(value);
   if (count_open_fds(value)) open_fds_->Set(value);
+}
+
+void MetricsImpl::refresh_tier(TierSeries& t) {
+  if (!t.source || t.objects == nullptr) return;
+  const std::optional<CacheTierStats> stats = t.source();
+  if (!stats) return;
+  t.objects->Set(static_cast<double>(stats->objects));
+  t.bytes->Set(static_cast<double>(stats->bytes));
+  t.capacity->Set(static_cast<double>(stats->capacity_bytes));
+  if (stats->evictions > t.evictions_folded) {
+    t.evictions->Increment(static_cast<double>(stats->evictions - t.evictions_folded));
+  }
+  t.evictions_folded = stats->evictions;
 }
 
 }  // namespace

@@ -194,6 +194,7 @@ Exchange::Exchange(ClientConn* client, http::RequestHead& request, SnapshotPtr s
 
 Exchange::~Exchange() {
   stop_waiting();
+  if (admin_alive_) *admin_alive_ = false;
   if (conn_) conn_->release(false);
   if (file_) file_->detach();
 }
@@ -639,7 +640,13 @@ void Exchange::finish_upstream_request() {
 }
 
 void Exchange::on_request_body(BlockRef data) {
-  if (response_done_ || client_->worker().admin()) return;  // discarded
+  if (client_->worker().admin()) {  // kept for the purge API, one byte past its limit at most
+    const std::size_t room =
+        admin::kMaxPurgeBody + 1 - std::min(admin_body_.size(), admin::kMaxPurgeBody + 1);
+    admin_body_.append(data.view().substr(0, room));
+    return;
+  }
+  if (response_done_) return;  // discarded
   if (conn_ && conn_ready_) {
     forward_body(std::move(data));
   } else if (!head_sent_ && route_ && !file_) {
@@ -877,8 +884,12 @@ void Exchange::on_file_error() {
 
 void Exchange::serve_admin() {
   phase_ = Phase::Fetch;
-  auto r = admin::handle(req_, client_->peer_ip(), client_->worker().server());
-  respond_simple(r.status, r.body, r.content_type, &r.headers);
+  // A purge answers after running on the thread pool; the client may be gone by then.
+  admin_alive_ = std::make_shared<bool>(true);
+  admin::handle(req_, admin_body_, client_->peer_ip(), client_->worker().server(),
+                [this, alive = admin_alive_](admin::Response r) {
+                  if (*alive) respond_simple(r.status, r.body, r.content_type, &r.headers);
+                });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -133,6 +133,8 @@ class Exchange final : public upstream::UpstreamListener {
   std::string target_;
   std::string user_agent_;
   std::string referer_;
+  std::string admin_body_;             // admin listener: the request body (purge)
+  std::shared_ptr<bool> admin_alive_;  // admin listener: false once this exchange is gone
 
   std::size_t site_index_ = 0;
   const config::Site* site_ = nullptr;

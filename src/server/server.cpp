@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "ghala/core/log.hpp"
 #include "ghala/observe/metrics.hpp"
 #include "ghala_build_config.h"
 #include "observe/json_string.hpp"
+#include "server/purge.hpp"
 
 namespace ghala::server {
 
@@ -191,6 +193,7 @@ int Server::run() {
   }
   admin_worker_ = std::make_unique<Worker>(this, -1, true, admin_fds, snapshot_);
   observe::Metrics::get().config_reload(true, cfg.hash);
+  register_cache_metrics();
   start_signals();
   for (auto& w : workers_) w->start();
 
@@ -270,6 +273,28 @@ admin::ReloadOutcome Server::reload() {
 
 std::string Server::admin_token() const {
   return snapshot_->config->admin.token;
+}
+
+std::string Server::purge_token() const {
+  return snapshot_->config->cache.purge_token;
+}
+
+void Server::purge(admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done) {
+  run_purge(admin_worker_->loop(), snapshot_->config, purge_stores(*snapshot_), std::move(request),
+            std::move(done));
+}
+
+void Server::register_cache_metrics() {
+  // The tier outlives every snapshot but not the process: the metrics hold it weakly.
+  std::weak_ptr<cache::MemoryTier> memory = snapshot_->memory;
+  if (memory.expired()) return;
+  observe::Metrics::get().cache_tier_source(
+      observe::CacheTier::Memory, [memory]() -> std::optional<observe::CacheTierStats> {
+        const auto tier = memory.lock();
+        if (!tier) return std::nullopt;
+        const auto s = tier->stats();
+        return observe::CacheTierStats{s.objects, s.bytes, s.capacity_bytes, s.evicted_capacity};
+      });
 }
 
 void Server::begin_shutdown() {

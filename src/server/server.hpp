@@ -41,6 +41,8 @@ class Server final : public admin::Control {
   bool ready() const override { return !draining_.load(); }
   admin::ReloadOutcome reload() override;
   std::string admin_token() const override;
+  std::string purge_token() const override;
+  void purge(admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done) override;
 
   std::atomic<std::uint32_t>& connections() noexcept { return connections_; }
   // Called by a worker (any thread) when its loop has nothing left to do.
@@ -54,6 +56,7 @@ class Server final : public admin::Control {
   bool write_ready_file(const std::vector<std::string>& bound,
                         const std::string& admin_bound) const;
   void start_signals();
+  void register_cache_metrics();
   void begin_shutdown();
   void reopen_logs();
 

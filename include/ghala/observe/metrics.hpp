@@ -4,7 +4,9 @@
 // never through a label lookup per request.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -51,6 +53,25 @@ std::string_view to_string(UpstreamErrorKind k) noexcept;
 // pass = not a cacheable request (method, route to a directory origin, unkeyable URL).
 enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, Revalidated, Coalesced, kCount };
 std::string_view to_string(CacheLookup k) noexcept;
+
+// Purge API (docs/caching.md "Purge"): what a purge request selected objects by.
+enum class PurgeKind { Url, Prefix, Tag, kCount };
+std::string_view to_string(PurgeKind k) noexcept;
+
+// Cache storage tiers, the `tier` label of the cache metrics.
+enum class CacheTier { Memory, Disk, kCount };
+std::string_view to_string(CacheTier t) noexcept;
+
+// A tier's state as read at scrape time. evictions is the tier's running total of objects
+// evicted for space (not purges) since it was opened.
+struct CacheTierStats {
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t evictions = 0;
+};
+// Called by serialize() on the scraping thread; nullopt when the tier is gone.
+using CacheTierSource = std::function<std::optional<CacheTierStats>()>;
 
 enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
 std::string_view to_string(ParseErrorKind k) noexcept;
@@ -100,6 +121,16 @@ class Metrics {
   virtual void cache_lookup(CacheLookup result) noexcept = 0;
   // A request started (+1) or stopped (-1) waiting for another request's fetch (coalescing).
   virtual void cache_waiting(int delta) noexcept = 0;
+  // A purge request of the purge API that ran (refused requests are not counted), and the
+  // objects it purged in one tier. soft: marked stale rather than deleted.
+  virtual void cache_purge(PurgeKind kind, bool soft) noexcept = 0;
+  virtual void cache_purged(PurgeKind kind, bool soft, CacheTier tier,
+                            std::uint64_t objects) noexcept = 0;
+  // Registers the function serialize() reads a tier's gauges and eviction counter from
+  // (replacing an earlier one; an empty function unregisters). The tier's series exist from the
+  // first registration on. The eviction counter follows the source's running total (a source
+  // whose total goes down, a new tier, starts counting again from its own total).
+  virtual void cache_tier_source(CacheTier tier, CacheTierSource source) = 0;
   // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
   virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
 };

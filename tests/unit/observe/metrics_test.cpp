@@ -62,6 +62,8 @@ TEST_CASE("metrics: serialize lists every metric family") {
   m->route("demo", "/")->observe(Method::Get, 200, 0.01);
   m->upstream("demo")->observe_latency(0.02);
   m->config_reload(true, "abc123");
+  m->cache_tier_source(ghala::observe::CacheTier::Memory,
+                       [] { return std::optional<ghala::observe::CacheTierStats>{}; });
   const std::string text = m->serialize();
   for (const char* family :
        {"ghala_requests_total", "ghala_request_duration_seconds", "ghala_upstream_duration_seconds",
@@ -72,6 +74,13 @@ TEST_CASE("metrics: serialize lists every metric family") {
         "ghala_config_reloads_total", "ghala_config_info",
         "ghala_config_last_reload_success_timestamp_seconds", "ghala_build_info",
         "ghala_process_resident_memory_bytes", "ghala_process_open_fds"}) {
+    CHECK_MESSAGE(text.find(std::string("# TYPE ") + family + " ") != std::string::npos, family);
+  }
+  // The cache's storage and purge families.
+  for (const char* family :
+       {"ghala_cache_lookups_total", "ghala_cache_purges_total", "ghala_cache_purged_objects_total",
+        "ghala_cache_objects", "ghala_cache_bytes", "ghala_cache_capacity_bytes",
+        "ghala_cache_evictions_total"}) {
     CHECK_MESSAGE(text.find(std::string("# TYPE ") + family + " ") != std::string::npos, family);
   }
 }
@@ -203,6 +212,59 @@ TEST_CASE("metrics: connections, timeouts and parse errors") {
   CHECK(value(t, "ghala_timeouts_total", {R"(kind="shutdown")"}) == 0);
   CHECK(value(t, "ghala_http_parse_errors_total", {R"(kind="uri_too_long")"}) == 1);
   CHECK(value(t, "ghala_http_parse_errors_total", {R"(kind="bad_request")"}) == 0);
+}
+
+TEST_CASE("metrics: purges are counted by kind and mode, objects by tier") {
+  using ghala::observe::CacheTier;
+  using ghala::observe::PurgeKind;
+  auto m = Metrics::create();
+  m->cache_purge(PurgeKind::Tag, true);
+  m->cache_purged(PurgeKind::Tag, true, CacheTier::Memory, 3);
+  m->cache_purged(PurgeKind::Tag, true, CacheTier::Disk, 5);
+  m->cache_purge(PurgeKind::Url, false);
+  m->cache_purge(PurgeKind::kCount, false);  // ignored
+  const std::string t = m->serialize();
+  CHECK(value(t, "ghala_cache_purges_total", {R"(kind="tag")", R"(mode="soft")"}) == 1);
+  CHECK(value(t, "ghala_cache_purges_total", {R"(kind="tag")", R"(mode="hard")"}) == 0);
+  CHECK(value(t, "ghala_cache_purges_total", {R"(kind="url")", R"(mode="hard")"}) == 1);
+  CHECK(value(t, "ghala_cache_purged_objects_total",
+              {R"(kind="tag")", R"(mode="soft")", R"(tier="memory")"}) == 3);
+  CHECK(value(t, "ghala_cache_purged_objects_total",
+              {R"(kind="tag")", R"(mode="soft")", R"(tier="disk")"}) == 5);
+  CHECK(value(t, "ghala_cache_purged_objects_total",
+              {R"(kind="prefix")", R"(mode="hard")", R"(tier="memory")"}) == 0);
+}
+
+TEST_CASE("metrics: cache tier gauges are read from the source at scrape time") {
+  using ghala::observe::CacheTier;
+  using ghala::observe::CacheTierStats;
+  auto m = Metrics::create();
+  CHECK_FALSE(sample(m->serialize(), "ghala_cache_objects").has_value());
+  CacheTierStats now{10, 4096, 1 << 20, 7};
+  bool gone = false;
+  m->cache_tier_source(CacheTier::Memory, [&]() -> std::optional<CacheTierStats> {
+    if (gone) return std::nullopt;
+    return now;
+  });
+  std::string t = m->serialize();
+  const std::vector<std::string> mem{R"(tier="memory")"};
+  CHECK(value(t, "ghala_cache_objects", mem) == 10);
+  CHECK(value(t, "ghala_cache_bytes", mem) == 4096);
+  CHECK(value(t, "ghala_cache_capacity_bytes", mem) == 1 << 20);
+  CHECK(value(t, "ghala_cache_evictions_total", mem) == 7);
+  CHECK_FALSE(sample(t, "ghala_cache_objects", {R"(tier="disk")"}).has_value());
+  now = CacheTierStats{2, 100, 1 << 20, 12};
+  t = m->serialize();
+  CHECK(value(t, "ghala_cache_objects", mem) == 2);
+  CHECK(value(t, "ghala_cache_evictions_total", mem) == 12);  // follows the running total
+  m->serialize();
+  CHECK(value(m->serialize(), "ghala_cache_evictions_total", mem) == 12);  // folded once
+  now.evictions = 3;  // a new tier behind the source: the counter never goes down
+  CHECK(value(m->serialize(), "ghala_cache_evictions_total", mem) == 12);
+  now.evictions = 5;
+  CHECK(value(m->serialize(), "ghala_cache_evictions_total", mem) == 14);
+  gone = true;  // values stay as last read
+  CHECK(value(m->serialize(), "ghala_cache_objects", mem) == 2);
 }
 
 TEST_CASE("metrics: config_info carries only the running config's hash") {
