@@ -109,6 +109,50 @@ std::string_view to_string(CacheLookup k) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(CacheTier t) noexcept {
+  switch (t) {
+    case CacheTier::Memory:
+      return "memory";
+    case CacheTier::Disk:
+      return "disk";
+    case CacheTier::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(StorageOp op) noexcept {
+  switch (op) {
+    case StorageOp::Lookup:
+      return "lookup";
+    case StorageOp::Read:
+      return "read";
+    case StorageOp::Insert:
+      return "insert";
+    case StorageOp::Stream:
+      return "stream";
+    case StorageOp::Update:
+      return "update";
+    case StorageOp::Purge:
+      return "purge";
+    case StorageOp::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DiskWriteDrop d) noexcept {
+  switch (d) {
+    case DiskWriteDrop::Unhealthy:
+      return "unhealthy";
+    case DiskWriteDrop::Backlog:
+      return "backlog";
+    case DiskWriteDrop::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ParseErrorKind k) noexcept {
   switch (k) {
     case ParseErrorKind::BadRequest:
@@ -384,6 +428,22 @@ class MetricsImpl final : public Metrics {
     const auto i = static_cast<std::size_t>(result);
     if (i < cache_lookups_.size()) cache_lookups_[i]->Increment();
   }
+  void cache_tier_source(CacheTier tier, std::function<CacheTierStats()> source) override {
+    const auto i = static_cast<std::size_t>(tier);
+    if (i >= kCacheTiers) return;
+    std::lock_guard lock(refresh_mu_);
+    tier_sources_[i] = std::move(source);
+  }
+  void cache_disk_hit() noexcept override { disk_hits_->Increment(); }
+  void cache_storage_error(CacheTier tier, StorageOp op) noexcept override {
+    const auto t = static_cast<std::size_t>(tier);
+    const auto o = static_cast<std::size_t>(op);
+    if (t < kCacheTiers && o < kStorageOps) storage_errors_[t][o]->Increment();
+  }
+  void cache_disk_write_dropped(DiskWriteDrop why) noexcept override {
+    const auto i = static_cast<std::size_t>(why);
+    if (i < disk_drops_.size()) disk_drops_[i]->Increment();
+  }
   void timeout(TimeoutKind kind) noexcept override {
     const auto i = static_cast<std::size_t>(kind);
     if (i < timeouts_.size()) timeouts_[i]->Increment();
@@ -424,7 +484,9 @@ class MetricsImpl final : public Metrics {
   }
 
   void build();
+  void build_cache_tiers();
   void refresh();
+  void refresh_cache_tiers();
 
   std::shared_ptr<prometheus::Registry> registry_;
 
@@ -439,6 +501,24 @@ class MetricsImpl final : public Metrics {
   std::array<Counter*, kTimeoutKinds> timeouts_{};
   std::array<Counter*, static_cast<std::size_t>(CacheLookup::kCount)> cache_lookups_{};
   std::array<Counter*, kParseErrorKinds> parse_errors_{};
+
+  // Cache tiers: gauges and counters filled from the tiers' own stats at scrape time.
+  static constexpr std::size_t kCacheTiers = static_cast<std::size_t>(CacheTier::kCount);
+  static constexpr std::size_t kStorageOps = static_cast<std::size_t>(StorageOp::kCount);
+  struct TierSeries {
+    Gauge* objects = nullptr;
+    Gauge* bytes = nullptr;
+    Gauge* healthy = nullptr;
+    Counter* evictions = nullptr;
+    Counter* corrupt = nullptr;
+    std::uint64_t evictions_folded = 0;  // guarded by refresh_mu_
+    std::uint64_t corrupt_folded = 0;    // guarded by refresh_mu_
+  };
+  std::array<TierSeries, kCacheTiers> tiers_{};
+  std::array<std::function<CacheTierStats()>, kCacheTiers> tier_sources_{};  // refresh_mu_
+  Counter* disk_hits_ = nullptr;
+  std::array<std::array<Counter*, kStorageOps>, kCacheTiers> storage_errors_{};
+  std::array<Counter*, static_cast<std::size_t>(DiskWriteDrop::kCount)> disk_drops_{};
 
   ByteCounters bytes_;
   std::array<Counter*, ByteCounters::kCount> byte_counters_{};
@@ -507,6 +587,7 @@ void MetricsImpl::build() {
     cache_lookups_[k] =
         &lookups.Add({{"result", std::string(to_string(static_cast<CacheLookup>(k)))}});
   }
+  build_cache_tiers();
   auto& parse_errors = family(prometheus::BuildCounter(), r, "ghala_http_parse_errors_total",
                               "Client requests rejected while parsing, by kind.");
   for (std::size_t k = 0; k < kParseErrorKinds; ++k) {
@@ -538,6 +619,66 @@ void MetricsImpl::build() {
                    .Add({});
 }
 
+void MetricsImpl::build_cache_tiers() {
+  prometheus::Registry& r = *registry_;
+  auto& objects = family(prometheus::BuildGauge(), r, "ghala_cache_objects",
+                         "Objects stored in each cache tier.");
+  auto& bytes = family(prometheus::BuildGauge(), r, "ghala_cache_bytes",
+                       "Bytes charged to each cache tier (see docs/caching.md for what counts).");
+  auto& healthy = family(prometheus::BuildGauge(), r, "ghala_cache_tier_healthy",
+                         "1 when the tier is in use, 0 while it is bypassed after errors.");
+  auto& evictions = family(prometheus::BuildCounter(), r, "ghala_cache_evictions_total",
+                           "Objects evicted for space, by tier.");
+  auto& corrupt = family(prometheus::BuildCounter(), r, "ghala_cache_corrupt_objects_total",
+                         "Stored objects dropped because a checksum or length check failed.");
+  disk_hits_ = &family(prometheus::BuildCounter(), r, "ghala_cache_disk_hits_total",
+                       "Memory misses whose variant was found in the disk tier.")
+                    .Add({});
+  auto& errors = family(prometheus::BuildCounter(), r, "ghala_cache_storage_errors_total",
+                        "Failed cache storage operations, by tier and operation.");
+  auto& drops = family(prometheus::BuildCounter(), r, "ghala_cache_disk_writes_dropped_total",
+                       "Responses not written to the disk tier, by reason.");
+  for (std::size_t t = 0; t < kCacheTiers; ++t) {
+    const std::string tier(to_string(static_cast<CacheTier>(t)));
+    tiers_[t].objects = &objects.Add({{"tier", tier}});
+    tiers_[t].bytes = &bytes.Add({{"tier", tier}});
+    tiers_[t].healthy = &healthy.Add({{"tier", tier}});
+    tiers_[t].evictions = &evictions.Add({{"tier", tier}});
+    tiers_[t].corrupt = &corrupt.Add({{"tier", tier}});
+    for (std::size_t o = 0; o < kStorageOps; ++o) {
+      storage_errors_[t][o] =
+          &errors.Add({{"tier", tier}, {"operation", std::string(to_string(StorageOp(o)))}});
+    }
+  }
+  for (std::size_t d = 0; d < disk_drops_.size(); ++d) {
+    disk_drops_[d] = &drops.Add({{"reason", std::string(to_string(DiskWriteDrop(d)))}});
+  }
+}
+
+// Tier totals come from the tiers themselves; counters get the difference since the last fold.
+// A tier without a source (not configured) exports zeros and healthy 0.
+void MetricsImpl::refresh_cache_tiers() {
+  for (std::size_t t = 0; t < kCacheTiers; ++t) {
+    auto& series = tiers_[t];
+    if (!tier_sources_[t]) {
+      series.healthy->Set(0);
+      continue;
+    }
+    const CacheTierStats s = tier_sources_[t]();
+    series.objects->Set(static_cast<double>(s.objects));
+    series.bytes->Set(static_cast<double>(s.bytes));
+    series.healthy->Set(s.healthy ? 1 : 0);
+    if (s.evictions > series.evictions_folded) {
+      series.evictions->Increment(static_cast<double>(s.evictions - series.evictions_folded));
+      series.evictions_folded = s.evictions;
+    }
+    if (s.corrupt_dropped > series.corrupt_folded) {
+      series.corrupt->Increment(static_cast<double>(s.corrupt_dropped - series.corrupt_folded));
+      series.corrupt_folded = s.corrupt_dropped;
+    }
+  }
+}
+
 // Brings the values that are not maintained in the registry up to date; runs before each
 // collection. Folding adds only the difference since the previous fold, so it is idempotent and
 // safe against concurrent scrapes (the mutex orders them).
@@ -550,6 +691,7 @@ void MetricsImpl::refresh() {
       bytes_folded_[i] = total;
     }
   }
+  refresh_cache_tiers();
   double value = 0;
   if (read_resident_bytes(value)) resident_memory_->Set(value);
   if (count_open_fds(value)) open_fds_->Set(value);

@@ -4,6 +4,7 @@
 // never through a label lookup per request.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,6 +53,24 @@ std::string_view to_string(UpstreamErrorKind k) noexcept;
 enum class CacheLookup { Hit, Miss, Stale, Bypass, Pass, Revalidated, kCount };
 std::string_view to_string(CacheLookup k) noexcept;
 
+// The cache's storage tiers, and what the server asks of them (for storage errors).
+enum class CacheTier { Memory, Disk, kCount };
+std::string_view to_string(CacheTier t) noexcept;
+enum class StorageOp { Lookup, Read, Insert, Stream, Update, Purge, kCount };
+std::string_view to_string(StorageOp op) noexcept;
+// Why a response that could be stored on disk was not written there.
+enum class DiskWriteDrop { Unhealthy, Backlog, kCount };
+std::string_view to_string(DiskWriteDrop d) noexcept;
+
+// A tier's own totals, read at scrape time through a source function (see cache_tier_source).
+struct CacheTierStats {
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t evictions = 0;        // since the process started (a counter)
+  std::uint64_t corrupt_dropped = 0;  // since the process started (a counter)
+  bool healthy = true;
+};
+
 enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
 std::string_view to_string(ParseErrorKind k) noexcept;
 
@@ -98,6 +117,12 @@ class Metrics {
   virtual void timeout(TimeoutKind kind) noexcept = 0;
   virtual void parse_error(ParseErrorKind kind) noexcept = 0;
   virtual void cache_lookup(CacheLookup result) noexcept = 0;
+  // Cache storage. The source is called at each scrape (any thread; it must be thread-safe and
+  // cheap); registering again for a tier replaces its source.
+  virtual void cache_tier_source(CacheTier tier, std::function<CacheTierStats()> source) = 0;
+  virtual void cache_disk_hit() noexcept = 0;  // a memory miss found its variant on disk
+  virtual void cache_storage_error(CacheTier tier, StorageOp op) noexcept = 0;
+  virtual void cache_disk_write_dropped(DiskWriteDrop why) noexcept = 0;
   // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
   virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
 };

@@ -244,3 +244,52 @@ TEST_CASE("metrics: hostile label values are escaped in the exposition") {
   CHECK(t.find(R"(site="site\"with\\quote")") != std::string::npos);
   CHECK(t.find(R"(route="/a\nb")") != std::string::npos);
 }
+
+TEST_CASE("metrics: cache tiers are read from their sources at scrape time") {
+  using ghala::observe::CacheTier;
+  using ghala::observe::CacheTierStats;
+  using ghala::observe::DiskWriteDrop;
+  using ghala::observe::StorageOp;
+  auto m = Metrics::create();
+  // No source yet: a tier that is not configured reads as unhealthy, with zero totals.
+  std::string t = m->serialize();
+  CHECK(sample(t, "ghala_cache_tier_healthy", {"tier=\"disk\""}) == 0);
+  CHECK(sample(t, "ghala_cache_objects", {"tier=\"disk\""}) == 0);
+
+  CacheTierStats disk;
+  disk.objects = 3;
+  disk.bytes = 4096;
+  disk.evictions = 5;
+  disk.corrupt_dropped = 1;
+  disk.healthy = true;
+  m->cache_tier_source(CacheTier::Disk, [&disk] { return disk; });
+  t = m->serialize();
+  CHECK(sample(t, "ghala_cache_objects", {"tier=\"disk\""}) == 3);
+  CHECK(sample(t, "ghala_cache_bytes", {"tier=\"disk\""}) == 4096);
+  CHECK(sample(t, "ghala_cache_tier_healthy", {"tier=\"disk\""}) == 1);
+  CHECK(sample(t, "ghala_cache_evictions_total", {"tier=\"disk\""}) == 5);
+  CHECK(sample(t, "ghala_cache_corrupt_objects_total", {"tier=\"disk\""}) == 1);
+
+  // Counters take the difference since the last scrape; scraping twice adds nothing.
+  disk.evictions = 8;
+  disk.healthy = false;
+  (void)m->serialize();
+  t = m->serialize();
+  CHECK(sample(t, "ghala_cache_evictions_total", {"tier=\"disk\""}) == 8);
+  CHECK(sample(t, "ghala_cache_tier_healthy", {"tier=\"disk\""}) == 0);
+  CHECK(sample(t, "ghala_cache_evictions_total", {"tier=\"memory\""}) == 0);
+
+  m->cache_storage_error(CacheTier::Disk, StorageOp::Insert);
+  m->cache_storage_error(CacheTier::Disk, StorageOp::Insert);
+  m->cache_storage_error(CacheTier::Disk, StorageOp::Read);
+  m->cache_disk_write_dropped(DiskWriteDrop::Backlog);
+  m->cache_disk_hit();
+  t = m->serialize();
+  CHECK(sample(t, "ghala_cache_storage_errors_total", {"tier=\"disk\"", "operation=\"insert\""}) ==
+        2);
+  CHECK(sample(t, "ghala_cache_storage_errors_total", {"tier=\"disk\"", "operation=\"read\""}) ==
+        1);
+  CHECK(sample(t, "ghala_cache_disk_writes_dropped_total", {"reason=\"backlog\""}) == 1);
+  CHECK(sample(t, "ghala_cache_disk_hits_total") == 1);
+  m->cache_tier_source(CacheTier::Disk, nullptr);  // `disk` goes out of scope before `m`
+}
