@@ -20,6 +20,41 @@ namespace ghala::server {
 
 namespace {
 
+// The tiers' totals are read at each scrape. The sources hold weak references: the metrics
+// registry lives until exit and must not keep the RocksDB tier open past the server.
+void export_cache_tiers(const Snapshot& snap) {
+  auto& metrics = observe::Metrics::get();
+  if (snap.memory) {
+    std::weak_ptr<cache::MemoryTier> weak = snap.memory;
+    metrics.cache_tier_source(observe::CacheTier::Memory, [weak] {
+      observe::CacheTierStats out;
+      if (auto tier = weak.lock()) {
+        const auto s = tier->stats();
+        out.objects = s.objects;
+        out.bytes = s.bytes;
+        out.evictions = s.evicted_capacity;
+      }
+      return out;
+    });
+  }
+  if (snap.disk) {
+    std::weak_ptr<cache::DiskTier> weak = snap.disk;
+    metrics.cache_tier_source(observe::CacheTier::Disk, [weak] {
+      observe::CacheTierStats out;
+      out.healthy = false;
+      if (auto tier = weak.lock()) {
+        const auto s = tier->stats();
+        out.objects = s.objects;
+        out.bytes = s.bytes;
+        out.evictions = s.evictions;
+        out.corrupt_dropped = s.corrupt_dropped;
+        out.healthy = s.healthy;
+      }
+      return out;
+    });
+  }
+}
+
 // A bound (not yet listening) TCP socket. SO_REUSEPORT lets every worker own a socket on the same
 // address and the kernel spread connections across them; libuv 1.44 has no flag for it, so the
 // socket is made here and handed to uv_tcp_open in the worker.
@@ -81,9 +116,10 @@ void raise_fd_limit(std::uint32_t max_connections) {
   // Headroom: listeners, upstream connections, log files.
   const rlim_t need = static_cast<rlim_t>(max_connections) + 1024;
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-    log_warn("open-file limit " + std::to_string(rl.rlim_cur) + " is below limits.max_connections (" +
-             std::to_string(max_connections) +
-             ") plus upstream connections; raise it (ulimit -n, LimitNOFILE=) or lower max_connections");
+    log_warn(
+        "open-file limit " + std::to_string(rl.rlim_cur) + " is below limits.max_connections (" +
+        std::to_string(max_connections) +
+        ") plus upstream connections; raise it (ulimit -n, LimitNOFILE=) or lower max_connections");
   }
 }
 
@@ -175,6 +211,7 @@ int Server::run() {
   startup_config_ = loaded.config;
   raise_fd_limit(loaded.config->limits.max_connections);
   snapshot_ = snap.value();
+  export_cache_tiers(*snapshot_);
   const auto& cfg = *startup_config_;
   std::size_t n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
 

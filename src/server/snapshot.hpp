@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "ghala/cache/disk_tier.hpp"
 #include "ghala/cache/memory_tier.hpp"
 #include "ghala/config/config.hpp"
 #include "ghala/core/result.hpp"
@@ -32,6 +33,11 @@ struct Snapshot {
   // The memory tier outlives reloads (its size is fixed at startup: a change needs a restart);
   // null when cache.memory.max_size is 0.
   std::shared_ptr<cache::MemoryTier> memory;
+  // The RocksDB tier, opened once at startup when cache.disk is set and carried across reloads
+  // like the memory tier (a change of path or size needs a restart); null without cache.disk.
+  // Every DiskTier call blocks: run it on the libuv thread pool (server/disk_io.hpp), never on
+  // a worker loop.
+  std::shared_ptr<cache::DiskTier> disk;
   http::ParserLimits limits;
 };
 
