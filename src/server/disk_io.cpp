@@ -17,9 +17,13 @@ using observe::StorageOp;
 namespace {
 
 // Write-through inserts waiting on the thread pool hold their objects alive (even once the
-// memory tier evicted them): past this many bytes, new ones are dropped.
+// memory tier evicted them): past this many bytes, new ones are dropped. The job count is bounded
+// too: the pool is a FIFO shared with lookups, which must not wait behind thousands of small
+// writes.
 constexpr std::uint64_t kMaxInsertBacklog = 64ull << 20;
+constexpr std::uint64_t kMaxInsertJobs = 256;
 std::atomic<std::uint64_t> g_insert_backlog{0};
+std::atomic<std::uint64_t> g_insert_jobs{0};
 
 constexpr std::int64_t kLogEverySeconds = 10;
 std::atomic<std::int64_t> g_last_log{-kLogEverySeconds};
@@ -160,8 +164,11 @@ void disk_insert(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
     return;
   }
   const std::uint64_t size = object->body_size + 1024;
-  if (g_insert_backlog.fetch_add(size, std::memory_order_relaxed) + size > kMaxInsertBacklog) {
-    g_insert_backlog.fetch_sub(size, std::memory_order_relaxed);
+  const bool too_many = g_insert_jobs.fetch_add(1, std::memory_order_relaxed) + 1 > kMaxInsertJobs;
+  if (too_many ||
+      g_insert_backlog.fetch_add(size, std::memory_order_relaxed) + size > kMaxInsertBacklog) {
+    g_insert_jobs.fetch_sub(1, std::memory_order_relaxed);
+    if (!too_many) g_insert_backlog.fetch_sub(size, std::memory_order_relaxed);
     metrics.cache_disk_write_dropped(observe::DiskWriteDrop::Backlog);
     return;
   }
@@ -169,8 +176,10 @@ void disk_insert(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
     auto r = tier->insert(key, *object);
     if (!r && counted_failure(r.error())) disk_failed(StorageOp::Insert, r.error());
   };
-  run_on_pool(loop, std::move(work),
-              [size] { g_insert_backlog.fetch_sub(size, std::memory_order_relaxed); });
+  run_on_pool(loop, std::move(work), [size] {
+    g_insert_backlog.fetch_sub(size, std::memory_order_relaxed);
+    g_insert_jobs.fetch_sub(1, std::memory_order_relaxed);
+  });
 }
 
 void disk_update(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::string key,

@@ -64,7 +64,7 @@ void disk_lookup(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
                  std::function<void(DiskFound)> done);
 
 // Write-through of a complete in-memory object. Dropped (counted) when the tier is unhealthy or
-// too many bytes already wait for the disk.
+// too many objects or bytes already wait for the disk.
 void disk_insert(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::string key,
                  cache::ObjectPtr object);
 

@@ -244,3 +244,20 @@ TEST_CASE("disk lookup: a requester that went away is not called back") {
   loop.run();
   CHECK_FALSE(called);
 }
+
+TEST_CASE("disk insert: write-through jobs waiting on the pool are bounded in number") {
+  TempDir dir;
+  Loop loop;
+  auto tier = open_tier(dir.path());
+  const double before = dropped_backlog();
+  auto obj = std::make_shared<cache::StoredObject>(head_of(3));
+  obj->chunks.push_back(std::make_shared<const std::string>("abc"));
+  // The loop does not run, so no job reports back: every insert past the bound is dropped.
+  for (int i = 0; i < 300; ++i) disk_insert(&loop.loop, tier, "k" + std::to_string(i), obj);
+  CHECK(dropped_backlog() == before + (300 - 256));
+  loop.run();
+  CHECK(tier->stats().objects == 256);
+  disk_insert(&loop.loop, tier, "after", obj);  // the bound is free again
+  loop.run();
+  CHECK(tier->lookup("after").value().size() == 1);
+}
