@@ -1,5 +1,6 @@
 #include "server/disk_io.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -24,6 +25,7 @@ constexpr std::uint64_t kMaxInsertBacklog = 64ull << 20;
 constexpr std::uint64_t kMaxInsertJobs = 256;
 std::atomic<std::uint64_t> g_insert_backlog{0};
 std::atomic<std::uint64_t> g_insert_jobs{0};
+std::atomic<std::uint64_t> g_stream_held{0};  // bytes held by every DiskWriteStream
 
 constexpr std::int64_t kLogEverySeconds = 10;
 std::atomic<std::int64_t> g_last_log{-kLogEverySeconds};
@@ -259,6 +261,7 @@ DiskWriteStream::DiskWriteStream(uv_loop_t* loop, std::shared_ptr<cache::DiskTie
     : loop_(loop), tier_(std::move(tier)), key_(std::move(key)), head_(std::move(head)) {}
 
 DiskWriteStream::~DiskWriteStream() {
+  release(held_);
   if (!writer_) return;
   // Not committed: abort on the pool (it deletes chunks already written).
   run_on_pool(
@@ -272,13 +275,26 @@ DiskWriteStream::~DiskWriteStream() {
 
 void DiskWriteStream::append(std::string_view data) {
   if (state_ != State::Open) return;
-  if (queued_.size() + data.size() > kMaxQueued) {  // the disk falls behind: drop the store
+  // Approximate across workers (each checks, then adds): the bound may be passed by a batch per
+  // worker, never more.
+  const bool over_total =
+      g_stream_held.load(std::memory_order_relaxed) + data.size() > kMaxQueuedTotal;
+  if (over_total || queued_.size() + data.size() > kMaxQueued) {
+    // The disk falls behind the origin: drop the store, not the response.
     observe::Metrics::get().cache_disk_write_dropped(observe::DiskWriteDrop::Backlog);
     abort();
     return;
   }
   queued_.append(data);
+  held_ += data.size();
+  g_stream_held.fetch_add(data.size(), std::memory_order_relaxed);
   kick();
+}
+
+void DiskWriteStream::release(std::size_t n) noexcept {
+  n = std::min(n, held_);
+  held_ -= n;
+  g_stream_held.fetch_sub(n, std::memory_order_relaxed);
 }
 
 void DiskWriteStream::commit() {
@@ -290,6 +306,7 @@ void DiskWriteStream::commit() {
 void DiskWriteStream::abort() {
   if (state_ == State::Done || state_ == State::Aborted) return;
   state_ = State::Aborted;
+  release(queued_.size());
   queued_ = std::string();
   kick();
 }
@@ -350,8 +367,11 @@ void DiskWriteStream::job_done(Job& job) {
   busy_ = false;
   writer_ = std::move(job.writer);
   auto self = std::move(job.self);  // may be the last reference: keep it to the end
+  release(job.data.size());
+  job.data = std::string();
   if (job.failed) {
     state_ = State::Aborted;
+    release(queued_.size());
     queued_ = std::string();
   } else if (job.commit) {
     state_ = State::Done;

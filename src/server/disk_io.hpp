@@ -10,8 +10,8 @@
 //   insert   write-through of an object just stored in the memory tier (fire and forget).
 //   stream   DiskWriteStream: a body too large for the memory tier, written through a
 //            DiskTier::Writer as it is relayed. Appends run one at a time per stream; the bytes
-//            waiting for the disk are bounded, and past the bound the store is dropped (never
-//            the response). Committed when the response is complete, aborted otherwise.
+//            waiting for the disk are bounded per stream and for all streams, and past a bound
+//            the store is dropped (never the response). Committed when the response is complete, aborted otherwise.
 //   update   a 304 refreshed a stored object: the disk copy takes the new head.
 //
 // Degrading: a tier that is not healthy() is skipped (reads: a miss; writes: dropped, counted),
@@ -82,8 +82,10 @@ void disk_erase(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::str
 // that fills it; its jobs keep it alive until they end.
 class DiskWriteStream : public std::enable_shared_from_this<DiskWriteStream> {
  public:
-  // Bytes a stream may hold waiting for the disk; past it the store is dropped.
+  // Bytes a stream may hold waiting for the disk, and all streams together; past either, the
+  // store is dropped (the response goes on).
   static constexpr std::size_t kMaxQueued = 8u << 20;
+  static constexpr std::size_t kMaxQueuedTotal = 64u << 20;
   // Appends are handed to the disk in pieces of about this size.
   static constexpr std::size_t kBatch = 256u << 10;
 
@@ -107,6 +109,7 @@ class DiskWriteStream : public std::enable_shared_from_this<DiskWriteStream> {
                   cache::StoredObject head);
   void kick();
   void job_done(Job& job);
+  void release(std::size_t n) noexcept;  // bytes no longer held for the disk
 
   uv_loop_t* loop_;
   std::shared_ptr<cache::DiskTier> tier_;
@@ -114,6 +117,7 @@ class DiskWriteStream : public std::enable_shared_from_this<DiskWriteStream> {
   cache::StoredObject head_;
   std::shared_ptr<cache::DiskTier::Writer> writer_;  // used by one job at a time
   std::string queued_;
+  std::size_t held_ = 0;  // queued_ plus the batch being written, counted in the process total
   bool busy_ = false;
   State state_ = State::Open;
 };

@@ -261,3 +261,50 @@ TEST_CASE("disk insert: write-through jobs waiting on the pool are bounded in nu
   loop.run();
   CHECK(tier->lookup("after").value().size() == 1);
 }
+
+TEST_CASE("disk write stream: all streams together hold a bounded number of bytes") {
+  TempDir dir;
+  Loop loop;
+  auto tier = open_tier(dir.path());
+  // Each stream stays under its own bound; together they pass the process-wide one.
+  const std::string piece = body_of(256 * 1024, 6);
+  std::vector<std::shared_ptr<DiskWriteStream>> streams;
+  std::vector<std::size_t> appended;
+  for (int i = 0; i < 12; ++i) {
+    auto s = DiskWriteStream::begin(&loop.loop, tier, "s" + std::to_string(i), head_of(0));
+    REQUIRE(s);
+    std::size_t n = 0;
+    for (int k = 0; k < 24 && !s->dropped(); ++k) {  // 6 MiB each, the loop stalled
+      s->append(piece);
+      if (!s->dropped()) n += piece.size();
+    }
+    appended.push_back(n);
+    streams.push_back(std::move(s));
+  }
+  // A dropped stream gives its queue back at once (what it had in flight stays until the job
+  // ends), so later streams may use that room; the live ones never hold more than the bound.
+  std::size_t held = 0;
+  int dropped = 0;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    if (streams[i]->dropped()) {
+      ++dropped;
+      held += piece.size();  // its batch in flight
+    } else {
+      held += appended[i];
+    }
+  }
+  CHECK(dropped >= 1);
+  CHECK(held <= DiskWriteStream::kMaxQueuedTotal);
+  for (auto& s : streams) s->abort();
+  streams.clear();
+  loop.run();
+  CHECK(tier->stats().objects == 0);
+  // Everything was released: a new stream may hold bytes again.
+  auto s = DiskWriteStream::begin(&loop.loop, tier, "again", head_of(0));
+  for (int k = 0; k < 24; ++k) s->append(piece);
+  CHECK_FALSE(s->dropped());
+  s->commit();
+  s.reset();
+  loop.run();
+  CHECK(tier->lookup("again").value().size() == 1);
+}
