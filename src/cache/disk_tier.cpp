@@ -328,6 +328,12 @@ Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObj
     }
     return t.corrupt_error("chunk " + std::to_string(index) + " missing");
   }
+  if (s.IsCorruption()) {
+    // RocksDB's own block or blob checksum failed before ours could: a bad chunk like any
+    // other. Left stored, the object would fail every later read and never be refetched.
+    (void)drop_object(t, primary_key, object);
+    return t.corrupt_error("chunk " + std::to_string(index) + ": " + s.ToString());
+  }
   if (!s.ok()) return t.fail(s, "read chunk");
   auto payload =
       disk::decode_chunk(key, value.ToStringView(), disk::expected_chunk_size(object, index));

@@ -137,6 +137,38 @@ std::string_view to_string(CacheTier t) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(StorageOp op) noexcept {
+  switch (op) {
+    case StorageOp::Lookup:
+      return "lookup";
+    case StorageOp::Read:
+      return "read";
+    case StorageOp::Insert:
+      return "insert";
+    case StorageOp::Stream:
+      return "stream";
+    case StorageOp::Update:
+      return "update";
+    case StorageOp::Purge:
+      return "purge";
+    case StorageOp::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(DiskWriteDrop d) noexcept {
+  switch (d) {
+    case DiskWriteDrop::Unhealthy:
+      return "unhealthy";
+    case DiskWriteDrop::Backlog:
+      return "backlog";
+    case DiskWriteDrop::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(ParseErrorKind k) noexcept {
   switch (k) {
     case ParseErrorKind::BadRequest:
@@ -416,6 +448,22 @@ class MetricsImpl final : public Metrics {
     if (i < cache_lookups_.size()) cache_lookups_[i]->Increment();
   }
   void cache_waiting(int delta) noexcept override { cache_waiting_->Increment(delta); }
+  void cache_tier_source(CacheTier tier, std::function<CacheTierStats()> source) override {
+    const auto i = static_cast<std::size_t>(tier);
+    if (i >= kCacheTiers) return;
+    std::lock_guard lock(refresh_mu_);
+    tier_sources_[i] = std::move(source);
+  }
+  void cache_disk_hit() noexcept override { disk_hits_->Increment(); }
+  void cache_storage_error(CacheTier tier, StorageOp op) noexcept override {
+    const auto t = static_cast<std::size_t>(tier);
+    const auto o = static_cast<std::size_t>(op);
+    if (t < kCacheTiers && o < kStorageOps) storage_errors_[t][o]->Increment();
+  }
+  void cache_disk_write_dropped(DiskWriteDrop why) noexcept override {
+    const auto i = static_cast<std::size_t>(why);
+    if (i < disk_drops_.size()) disk_drops_[i]->Increment();
+  }
   void timeout(TimeoutKind kind) noexcept override {
     const auto i = static_cast<std::size_t>(kind);
     if (i < timeouts_.size()) timeouts_[i]->Increment();
@@ -435,25 +483,6 @@ class MetricsImpl final : public Metrics {
     const auto t = static_cast<std::size_t>(tier);
     if (k < kPurgeKinds && t < kCacheTiers) {
       purged_objects_[k][soft ? 1 : 0][t]->Increment(static_cast<double>(objects));
-    }
-  }
-
-  void cache_tier_source(CacheTier tier, CacheTierSource source) override {
-    const auto t = static_cast<std::size_t>(tier);
-    if (t >= kCacheTiers) return;
-    std::lock_guard lock(refresh_mu_);
-    TierSeries& s = tiers_[t];
-    s.source = std::move(source);
-    if (s.objects != nullptr || !s.source) return;
-    try {
-      const std::map<std::string, std::string> labels{{"tier", std::string(to_string(tier))}};
-      s.objects = &tier_objects_->Add(labels);
-      s.bytes = &tier_bytes_->Add(labels);
-      s.capacity = &tier_capacity_->Add(labels);
-      s.evictions = &tier_evictions_->Add(labels);
-    } catch (const std::exception& e) {
-      log_error(std::string("metrics: cache tier series failed: ") + e.what());
-      s = TierSeries{};
     }
   }
 
@@ -488,7 +517,9 @@ class MetricsImpl final : public Metrics {
   }
 
   void build();
+  void build_cache_tiers();
   void refresh();
+  void refresh_cache_tiers();
 
   std::shared_ptr<prometheus::Registry> registry_;
 
@@ -507,21 +538,23 @@ class MetricsImpl final : public Metrics {
   std::array<std::array<Counter*, 2>, kPurgeKinds> purges_{};  // [kind][hard, soft]
   std::array<std::array<std::array<Counter*, kCacheTiers>, 2>, kPurgeKinds> purged_objects_{};
 
-  // Cache tiers, read from their sources at scrape time; guarded by refresh_mu_.
+  // Cache tiers: gauges and counters filled from the tiers' own stats at scrape time.
+  static constexpr std::size_t kStorageOps = static_cast<std::size_t>(StorageOp::kCount);
   struct TierSeries {
-    CacheTierSource source;
     Gauge* objects = nullptr;
     Gauge* bytes = nullptr;
     Gauge* capacity = nullptr;
+    Gauge* healthy = nullptr;
     Counter* evictions = nullptr;
-    std::uint64_t evictions_folded = 0;
+    Counter* corrupt = nullptr;
+    std::uint64_t evictions_folded = 0;  // guarded by refresh_mu_
+    std::uint64_t corrupt_folded = 0;    // guarded by refresh_mu_
   };
-  Family<Gauge>* tier_objects_ = nullptr;
-  Family<Gauge>* tier_bytes_ = nullptr;
-  Family<Gauge>* tier_capacity_ = nullptr;
-  Family<Counter>* tier_evictions_ = nullptr;
   std::array<TierSeries, kCacheTiers> tiers_{};
-  static void refresh_tier(TierSeries& t);
+  std::array<std::function<CacheTierStats()>, kCacheTiers> tier_sources_{};  // refresh_mu_
+  Counter* disk_hits_ = nullptr;
+  std::array<std::array<Counter*, kStorageOps>, kCacheTiers> storage_errors_{};
+  std::array<Counter*, static_cast<std::size_t>(DiskWriteDrop::kCount)> disk_drops_{};
 
   ByteCounters bytes_;
   std::array<Counter*, ByteCounters::kCount> byte_counters_{};
@@ -609,15 +642,7 @@ void MetricsImpl::build() {
       }
     }
   }
-  tier_objects_ = &family(prometheus::BuildGauge(), r, "ghala_cache_objects",
-                          "Objects stored in a cache tier (every Vary variant counts).");
-  tier_bytes_ = &family(prometheus::BuildGauge(), r, "ghala_cache_bytes",
-                        "Bytes a cache tier charges for its objects.");
-  tier_capacity_ = &family(prometheus::BuildGauge(), r, "ghala_cache_capacity_bytes",
-                           "Configured size bound of a cache tier.");
-  tier_evictions_ = &family(prometheus::BuildCounter(), r, "ghala_cache_evictions_total",
-                            "Objects a cache tier evicted to stay within its size bound.");
-
+  build_cache_tiers();
   auto& parse_errors = family(prometheus::BuildCounter(), r, "ghala_http_parse_errors_total",
                               "Client requests rejected while parsing, by kind.");
   for (std::size_t k = 0; k < kParseErrorKinds; ++k) {
@@ -649,6 +674,70 @@ void MetricsImpl::build() {
                    .Add({});
 }
 
+void MetricsImpl::build_cache_tiers() {
+  prometheus::Registry& r = *registry_;
+  auto& objects = family(prometheus::BuildGauge(), r, "ghala_cache_objects",
+                         "Objects stored in each cache tier.");
+  auto& bytes = family(prometheus::BuildGauge(), r, "ghala_cache_bytes",
+                       "Bytes charged to each cache tier (see docs/caching.md for what counts).");
+  auto& capacity = family(prometheus::BuildGauge(), r, "ghala_cache_capacity_bytes",
+                          "Configured size bound of each cache tier.");
+  auto& healthy = family(prometheus::BuildGauge(), r, "ghala_cache_tier_healthy",
+                         "1 when the tier is in use, 0 while it is bypassed after errors.");
+  auto& evictions = family(prometheus::BuildCounter(), r, "ghala_cache_evictions_total",
+                           "Objects evicted for space, by tier.");
+  auto& corrupt = family(prometheus::BuildCounter(), r, "ghala_cache_corrupt_objects_total",
+                         "Stored objects dropped because a checksum or length check failed.");
+  disk_hits_ = &family(prometheus::BuildCounter(), r, "ghala_cache_disk_hits_total",
+                       "Memory misses whose variant was found in the disk tier.")
+                    .Add({});
+  auto& errors = family(prometheus::BuildCounter(), r, "ghala_cache_storage_errors_total",
+                        "Failed cache storage operations, by tier and operation.");
+  auto& drops = family(prometheus::BuildCounter(), r, "ghala_cache_disk_writes_dropped_total",
+                       "Responses not written to the disk tier, by reason.");
+  for (std::size_t t = 0; t < kCacheTiers; ++t) {
+    const std::string tier(to_string(static_cast<CacheTier>(t)));
+    tiers_[t].objects = &objects.Add({{"tier", tier}});
+    tiers_[t].bytes = &bytes.Add({{"tier", tier}});
+    tiers_[t].capacity = &capacity.Add({{"tier", tier}});
+    tiers_[t].healthy = &healthy.Add({{"tier", tier}});
+    tiers_[t].evictions = &evictions.Add({{"tier", tier}});
+    tiers_[t].corrupt = &corrupt.Add({{"tier", tier}});
+    for (std::size_t o = 0; o < kStorageOps; ++o) {
+      storage_errors_[t][o] =
+          &errors.Add({{"tier", tier}, {"operation", std::string(to_string(StorageOp(o)))}});
+    }
+  }
+  for (std::size_t d = 0; d < disk_drops_.size(); ++d) {
+    disk_drops_[d] = &drops.Add({{"reason", std::string(to_string(DiskWriteDrop(d)))}});
+  }
+}
+
+// Tier totals come from the tiers themselves; counters get the difference since the last fold.
+// A tier without a source (not configured) exports zeros and healthy 0.
+void MetricsImpl::refresh_cache_tiers() {
+  for (std::size_t t = 0; t < kCacheTiers; ++t) {
+    auto& series = tiers_[t];
+    if (!tier_sources_[t]) {
+      series.healthy->Set(0);
+      continue;
+    }
+    const CacheTierStats s = tier_sources_[t]();
+    series.objects->Set(static_cast<double>(s.objects));
+    series.bytes->Set(static_cast<double>(s.bytes));
+    series.capacity->Set(static_cast<double>(s.capacity_bytes));
+    series.healthy->Set(s.healthy ? 1 : 0);
+    if (s.evictions > series.evictions_folded) {
+      series.evictions->Increment(static_cast<double>(s.evictions - series.evictions_folded));
+      series.evictions_folded = s.evictions;
+    }
+    if (s.corrupt_dropped > series.corrupt_folded) {
+      series.corrupt->Increment(static_cast<double>(s.corrupt_dropped - series.corrupt_folded));
+      series.corrupt_folded = s.corrupt_dropped;
+    }
+  }
+}
+
 // Brings the values that are not maintained in the registry up to date; runs before each
 // collection. Folding adds only the difference since the previous fold, so it is idempotent and
 // safe against concurrent scrapes (the mutex orders them).
@@ -661,23 +750,10 @@ void MetricsImpl::refresh() {
       bytes_folded_[i] = total;
     }
   }
-  for (TierSeries& t : tiers_) refresh_tier(t);
+  refresh_cache_tiers();
   double value = 0;
   if (read_resident_bytes(value)) resident_memory_->Set(value);
   if (count_open_fds(value)) open_fds_->Set(value);
-}
-
-void MetricsImpl::refresh_tier(TierSeries& t) {
-  if (!t.source || t.objects == nullptr) return;
-  const std::optional<CacheTierStats> stats = t.source();
-  if (!stats) return;
-  t.objects->Set(static_cast<double>(stats->objects));
-  t.bytes->Set(static_cast<double>(stats->bytes));
-  t.capacity->Set(static_cast<double>(stats->capacity_bytes));
-  if (stats->evictions > t.evictions_folded) {
-    t.evictions->Increment(static_cast<double>(stats->evictions - t.evictions_folded));
-  }
-  t.evictions_folded = stats->evictions;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "ghala/cache/vary.hpp"
 #include "ghala/config/cache_key.hpp"
 #include "ghala/config/rule_freshness.hpp"
+#include "server/disk_io.hpp"
 
 namespace ghala::server {
 
@@ -250,7 +251,8 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
   route_ = &route;
   result_ = CacheResult::Pass;
   const auto& cfg = *snap.config;
-  if (!snap.memory || cfg.upstreams[route.upstream_index].kind != config::OriginKind::Http) {
+  if ((!snap.memory && !snap.disk) ||
+      cfg.upstreams[route.upstream_index].kind != config::OriginKind::Http) {
     return nullptr;
   }
   if (req.method != http::Method::Get && req.method != http::Method::Head) return nullptr;
@@ -268,12 +270,15 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
   key_ = std::move(*key);
   enabled_ = true;
   request_time_ = now_seconds();
-  // Only the memory tier stores in this slice: its per-object bound is the one that matters, and
-  // buffering beyond it would hold a body in memory for nothing.
-  max_object_size_ =
-      std::min<std::uint64_t>(cfg.cache.max_object_size, snap.memory->max_object_bytes());
+  // Bodies up to the memory tier's per-object bound are buffered for it; with a disk tier,
+  // larger ones (up to max_object_size) are streamed there instead. Without one, buffering
+  // beyond the memory bound would hold a body in memory for nothing.
+  memory_max_object_ = snap.memory ? snap.memory->max_object_bytes() : 0;
+  max_object_size_ = snap.disk
+                         ? cfg.cache.max_object_size
+                         : std::min<std::uint64_t>(cfg.cache.max_object_size, memory_max_object_);
 
-  auto variants = snap.memory->lookup(key_);
+  auto variants = snap.memory ? snap.memory->lookup(key_) : std::vector<cache::ObjectPtr>{};
   only_if_cached_ = cache::request_directives(req.headers).only_if_cached;
   if (variants.empty()) {
     result_ = CacheResult::Miss;
@@ -292,6 +297,29 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
     status_.fwd = cache::Forward::VaryMiss;
     return nullptr;
   }
+  return decide(snap, req, std::move(chosen));
+}
+
+bool CacheFlow::disk_lookup_due(const Snapshot& snap) const {
+  return enabled_ && result_ == CacheResult::Miss && snap.disk && snap.disk->healthy();
+}
+
+cache::ObjectPtr CacheFlow::on_disk_found(const Snapshot& snap, const http::RequestHead& req,
+                                          cache::ObjectPtr found) {
+  if (!found) return nullptr;  // still the miss lookup() recorded
+  observe::Metrics::get().cache_disk_hit();
+  if (snap.memory && !disk_backed(*found)) snap.memory->insert(key_, found);
+  status_ = cache::CacheStatus{};
+  auto served = decide(snap, req, std::move(found));
+  if (served && result_ == CacheResult::Hit) status_.detail = "disk";
+  return served;
+}
+
+// Freshness and the reuse decision for the stored variant that matches the request.
+cache::ObjectPtr CacheFlow::decide(const Snapshot& snap, const http::RequestHead& req,
+                                   cache::ObjectPtr chosen) {
+  const auto& cfg = *snap.config;
+  const auto& route = *route_;
   // Freshness is recomputed from the stored headers with the current rules, so a reload that
   // changes a rule applies to objects already stored.
   const auto* response_rule = config::match_response_rule(route.cache_rules, match_, chosen->status,
@@ -377,6 +405,7 @@ CacheFlow CacheFlow::for_background() const {
   f.request_time_ = now_seconds();
   f.conditional_ = {};
   f.own_conditional_ = false;
+  f.disk_write_.reset();
   if (stored_) {
     const cache::StoredValidators mine[] = {validators_of(*stored_)};
     f.conditional_ = cache::conditional_headers(mine);
@@ -448,8 +477,12 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
     pending_->timings = cache::stored_timings(head.headers, request_time_, now);
     pending_->vary_key = cache::vary_key(req.headers, cache::parse_vary(head.headers));
     pending_->tags = tags_of(head.headers);
+    announced_length_ = head.framing == http::BodyFraming::ContentLength ? head.content_length : 0;
+    disk_ = snap.disk;
     storing_ = true;
-    status_.stored = true;
+    // Known to be too large for memory: straight to the disk tier, nothing buffered.
+    if (announced_length_ > memory_max_object_) start_disk_stream();
+    status_.stored = storing_;
   }
   publish_head(snap, head);
   head.headers.add("Cache-Status", cache::format_cache_status(status_));
@@ -464,6 +497,10 @@ void CacheFlow::publish_head(const Snapshot& snap, const http::ResponseHead& hea
     if (hit_for_pass_) coalescer_->clear_pass(key_);
     auto* fetch = leader_.get();
     if (!fetch) return;
+    if (disk_write_) {  // too large for memory, streamed to disk: not shared (caching.md)
+      leader_.release(0);
+      return;
+    }
     auto shown = std::make_shared<cache::StoredObject>(*pending_);
     const bool known = head.framing == http::BodyFraming::ContentLength;
     shown->body_size = known ? head.content_length : 0;
@@ -506,6 +543,7 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
     revalidated_ = obj;
     if (snap.memory) snap.memory->insert(key_, obj);
     if (auto* fetch = leader_.get()) fetch->publish_complete(obj);
+    if (snap.disk && loop_) disk_update(loop_, snap.disk, key_, obj);
     status_.stored = true;
     result_ = CacheResult::Revalidated;
     hit_age_ = cache::current_age(obj->timings, now);
@@ -529,6 +567,18 @@ cache::Chunk CacheFlow::on_body(std::string_view data) {
     return nullptr;
   }
   pending_->body_size += data.size();
+  if (!disk_write_ && pending_->body_size > memory_max_object_) {
+    // The body goes to disk from here on: waiters cannot be fed from it (docs/caching.md,
+    // "Coalescing"), so they are released.
+    leader_.release(0);
+    start_disk_stream_from_memory();
+    if (!storing_) return nullptr;
+  }
+  if (disk_write_) {
+    disk_write_->append(data);
+    if (disk_write_->dropped()) abandon();  // the disk fell behind or failed: not stored
+    return nullptr;
+  }
   if (auto* fetch = leader_.get()) {  // read-while-writer: each piece as it came
     auto piece = std::make_shared<const std::string>(data);
     pending_->chunks.push_back(piece);
@@ -543,8 +593,46 @@ cache::Chunk CacheFlow::on_body(std::string_view data) {
   return nullptr;
 }
 
+// A body too large for the memory tier: with a disk tier (and a loop to run its jobs) it is
+// streamed there; otherwise it is not stored.
+void CacheFlow::start_disk_stream() {
+  if (!disk_ || !loop_) {
+    abandon();
+    return;
+  }
+  auto head = *pending_;
+  head.body_size = announced_length_;  // 0: unknown, commit takes what was written
+  disk_write_ = DiskWriteStream::begin(loop_, disk_, key_, std::move(head));
+  if (!disk_write_) abandon();  // the tier is unhealthy: pass-through
+}
+
+// Crossing the memory bound mid-body (no Content-Length): what was buffered goes to the disk
+// stream first, and the memory copy is released.
+void CacheFlow::start_disk_stream_from_memory() {
+  if (!disk_ || !loop_) {
+    abandon();
+    return;
+  }
+  auto head = *pending_;
+  head.chunks.clear();
+  head.body_size = 0;
+  disk_write_ = DiskWriteStream::begin(loop_, disk_, key_, std::move(head));
+  if (!disk_write_) {
+    abandon();
+    return;
+  }
+  for (const auto& c : pending_->chunks) disk_write_->append(*c);
+  disk_write_->append(chunk_);
+  pending_->chunks.clear();
+  pending_->chunks.shrink_to_fit();
+  chunk_ = std::string();
+  if (disk_write_->dropped()) abandon();
+}
+
 void CacheFlow::abandon() {
   leader_.release(0);
+  if (disk_write_) disk_write_->abort();
+  disk_write_.reset();
   storing_ = false;
   pending_.reset();
   chunk_ = std::string();
@@ -552,7 +640,10 @@ void CacheFlow::abandon() {
 
 void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
                             std::string_view host, int status) {
-  if (storing_ && pending_ && snap.memory) {
+  if (storing_ && pending_ && disk_write_) {
+    disk_write_->commit();  // the stream finishes on its own; the flow lets go of it
+    disk_write_.reset();
+  } else if (storing_ && pending_) {
     if (!chunk_.empty()) {
       pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
       chunk_ = std::string();
@@ -560,14 +651,18 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
     pending_->chunks = recut(std::move(pending_->chunks), pending_->body_size);
     pending_->chunk_count = static_cast<std::uint32_t>(pending_->chunks.size());
     pending_->id = g_next_object_id.fetch_add(1, std::memory_order_relaxed);
-    cache::ObjectPtr done = pending_;
-    snap.memory->insert(key_, std::move(pending_));
-    if (auto* fetch = leader_.get()) fetch->publish_complete(std::move(done));
+    cache::ObjectPtr obj = std::move(pending_);
+    if (snap.memory) snap.memory->insert(key_, obj);
+    if (auto* fetch = leader_.get()) fetch->publish_complete(obj);
+    if (snap.disk && loop_) disk_insert(loop_, snap.disk, key_, std::move(obj));
   }
   leader_.release(0);
   storing_ = false;
   pending_.reset();
-  if (!snap.memory || !route_ || http::is_safe(req.method) || status < 200 || status >= 400) return;
+  if ((!snap.memory && !snap.disk) || !route_ || http::is_safe(req.method) || status < 200 ||
+      status >= 400) {
+    return;
+  }
   invalidate(snap, req, host, status);
 }
 
@@ -579,8 +674,10 @@ void CacheFlow::invalidate(const Snapshot& snap, const http::RequestHead& req,
   auto erase = [&](std::string_view key_host, std::string_view target) {
     const auto m = config::match_request(route_->cache_rules, http::Method::Get,
                                          target.substr(0, target.find('?')));
-    if (auto key = config::cache_key(m.rule, key_host, target, req.headers))
-      snap.memory->erase(*key);
+    auto key = config::cache_key(m.rule, key_host, target, req.headers);
+    if (!key) return;
+    if (snap.memory) snap.memory->erase(*key);
+    if (snap.disk && loop_) disk_erase(loop_, snap.disk, *key);
   };
   erase(host, req.target);
   std::string absolute;  // built with append: GCC 12 warns falsely (-Wrestrict) on operator+

@@ -16,9 +16,15 @@
 //            503 or 504 within the error fallback is replaced by the stale object (RFC 5861,
 //            §4.2.4); otherwise the response rule and the RFC storability checks decide whether
 //            to store; Cache-Status says what happened.
-//   body     a stored response copies its body into shared chunks (bounded by max_object_size).
-//   done     the complete object is published to the memory tier; an unsafe method that
-//            succeeded invalidates the URL (RFC 9111 §4.4).
+//   disk     a memory miss looks in the disk tier (server/disk_io.hpp, on the thread pool; the
+//            Exchange suspends meanwhile): a variant found there goes through the same Vary and
+//            freshness decision; one that fits in the memory tier is promoted to it.
+//   body     a stored response copies its body into shared chunks (bounded by the memory tier's
+//            per-object size); past that size, with a disk tier, the body is streamed to the disk
+//            tier instead (bounded by max_object_size) and the memory copy is released.
+//   done     the complete object is published to the memory tier and written through to the
+//            disk tier (or the disk stream is committed); an unsafe method that succeeded
+//            invalidates the URL in both tiers (RFC 9111 §4.4).
 //   error    the fetch failed before a response head (refused, reset, timeout): the stale
 //            object answers when the error fallback allows it.
 //
@@ -26,6 +32,8 @@
 // the key's leader (it fetches and publishes what it stores as it goes: head, body pieces, the
 // complete object, or pass/failure), a waiter (the Exchange suspends until the leader publishes),
 // or leaves it alone (hit-for-pass, client preconditions or Range, HEAD without a fetch to join).
+
+#include <uv.h>
 
 #include <cstdint>
 #include <memory>
@@ -45,6 +53,8 @@
 #include "server/snapshot.hpp"
 
 namespace ghala::server {
+
+class DiskWriteStream;
 
 // For the access log and ghala_cache_lookups_total. Revalidated: a 304 from the origin refreshed
 // the stored object (and the client was answered from it, or got the 304 it asked for). Stale:
@@ -126,6 +136,15 @@ class CacheFlow {
   bool shared_fetch() const noexcept;
   // Does this object's Vary selection match the request?
   static bool selects(const cache::StoredObject& obj, const http::RequestHead& req);
+  // The loop that runs this flow's disk jobs (write-through, streaming, 304 updates).
+  void set_loop(uv_loop_t* loop) noexcept { loop_ = loop; }
+  // After lookup() found nothing in memory: the disk tier should be asked (it is configured
+  // and healthy). When it is not healthy the request goes on as a memory-only cache.
+  bool disk_lookup_due(const Snapshot& snap) const;
+  // The disk tier's answer for this request (null: nothing there). An object with its body in
+  // memory is promoted to the memory tier. Returns what lookup() would have returned for it.
+  cache::ObjectPtr on_disk_found(const Snapshot& snap, const http::RequestHead& req,
+                                 cache::ObjectPtr found);
 
   // Conditional fields for the upstream request (RFC 9111 §4.3.1), when ghala validates.
   void add_conditionals(http::HeaderMap& upstream_headers) const;
@@ -169,6 +188,10 @@ class CacheFlow {
  private:
   void invalidate(const Snapshot& snap, const http::RequestHead& req, std::string_view host,
                   int status);
+  cache::ObjectPtr decide(const Snapshot& snap, const http::RequestHead& req,
+                          cache::ObjectPtr chosen);
+  void start_disk_stream();
+  void start_disk_stream_from_memory();
   HeadAction on_not_modified(const Snapshot& snap, http::ResponseHead& head);
   void publish_head(const Snapshot& snap, const http::ResponseHead& head);
 
@@ -192,7 +215,12 @@ class CacheFlow {
   bool rejoined_ = false;
   bool only_if_cached_ = false;
 
-  std::string location_;  // of the origin's response, for invalidation
+  std::uint64_t memory_max_object_ = 0;  // larger bodies can only be stored on disk
+  std::uint64_t announced_length_ = 0;   // Content-Length of the response being stored, or 0
+  uv_loop_t* loop_ = nullptr;
+  std::shared_ptr<cache::DiskTier> disk_;        // the snapshot's disk tier, while storing
+  std::shared_ptr<DiskWriteStream> disk_write_;  // a body too large for memory, going to disk
+  std::string location_;                         // of the origin's response, for invalidation
   std::string content_location_;
 
   // Validation and stale serving.

@@ -197,6 +197,7 @@ Exchange::~Exchange() {
   if (admin_alive_) *admin_alive_ = false;
   if (conn_) conn_->release(false);
   if (file_) file_->detach();
+  if (disk_reader_) disk_reader_->detach();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,14 +270,21 @@ void Exchange::route() {
 void Exchange::lookup() {
   phase_ = Phase::Lookup;
   looked_up_ = true;
+  cache_.set_loop(client_->worker().loop());
   if (auto hit = cache_.lookup(*snap_, *route_, req_, host_)) {
-    if (cache_.background_revalidation()) {
-      BackgroundRevalidation::start(client_->worker(), snap_, *route_, cache_.for_background(),
-                                    req_);
-    }
-    serve_hit(std::move(hit));
+    serve_lookup(std::move(hit));
     return;
   }
+  if (cache_.disk_lookup_due(*snap_)) {
+    lookup_disk();
+    return;
+  }
+  missed();
+}
+
+// Nothing stored answers without the origin: only-if-cached gets its 504 (RFC 9111 §5.2.1.7);
+// otherwise the request joins (or leads) the key's fetch, or fetches alone.
+void Exchange::missed() {
   if (cache_.only_if_cached_miss()) {
     error_ = "only_if_cached";
     respond_simple(504, "not in cache (only-if-cached)\n");
@@ -287,6 +295,33 @@ void Exchange::lookup() {
     return;
   }
   fetch();
+}
+
+void Exchange::serve_lookup(cache::ObjectPtr hit) {
+  if (cache_.background_revalidation()) {
+    BackgroundRevalidation::start(client_->worker(), snap_, *route_, cache_.for_background(), req_);
+  }
+  serve_hit(std::move(hit));
+}
+
+// A memory miss: the disk tier is asked on the thread pool, and the exchange waits in Lookup.
+// If the client goes away meanwhile, the exchange ends (and may be destroyed): the job's link
+// then expires, or response_done_ tells the callback that nobody waits any more.
+void Exchange::lookup_disk() {
+  if (!disk_link_) disk_link_ = std::make_shared<int>(0);
+  const std::uint64_t memory_max = snap_->memory ? snap_->memory->max_object_bytes() : 0;
+  disk_lookup(client_->worker().loop(), snap_->disk, cache_.key(), req_.headers, memory_max,
+              disk_link_, [this](DiskFound found) { on_disk_lookup(std::move(found)); });
+}
+
+void Exchange::on_disk_lookup(DiskFound found) {
+  if (response_done_) return;
+  disk_first_chunk_ = std::move(found.first_chunk);
+  if (auto hit = cache_.on_disk_found(*snap_, req_, std::move(found.object))) {
+    serve_lookup(std::move(hit));
+    return;
+  }
+  missed();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,6 +543,13 @@ void Exchange::serve_hit(cache::ObjectPtr object) {
   }
   const bool body = !http::response_has_no_body(req_.method, head.status) && range.length > 0;
   send_response_head(head, body, false);
+  if (body && disk_backed(*object)) {  // too large for memory: streamed from the disk tier
+    disk_reader_ =
+        new DiskBodyReader(client_->worker().loop(), snap_->disk, cache_.key(), object,
+                           std::move(disk_first_chunk_), range.offset, range.length, this);
+    disk_reader_->read_next();
+    return;
+  }
   if (body) {
     std::uint64_t skip = range.offset;
     std::uint64_t left = range.length;
@@ -781,6 +823,34 @@ void Exchange::on_client_writable() {
     conn_->resume_reading();
   }
   if (file_ && !file_->busy && file_->remaining > 0) file_->read_next();
+  if (disk_reader_ && !disk_reader_->busy() && !response_done_) disk_reader_->read_next();
+}
+
+// A piece of a disk-backed body. Whole chunks are queued by reference; a range's partial first
+// and last chunks are copied. The next chunk is read once the client can take more.
+void Exchange::on_disk_body(cache::Chunk chunk, std::size_t offset, std::size_t length, bool last) {
+  if (response_done_) return;
+  if (offset == 0 && length == chunk->size()) {
+    send_to_client({}, {}, {}, std::move(chunk));
+  } else {
+    send_to_client(chunk->substr(offset, length));
+  }
+  if (response_done_) return;  // the write failed and ended this exchange
+  if (last) {
+    finish(keep_alive_);
+    return;
+  }
+  if (!client_->write_blocked()) disk_reader_->read_next();
+}
+
+// A chunk failed its checksum (the tier dropped the object) or could not be read after the head
+// went out: close the connection, so the client sees a truncated message, never a complete-looking
+// wrong one.
+void Exchange::on_disk_body_error() {
+  if (response_done_) return;
+  log_warn("disk tier: body of " + target_ +
+           " unreadable mid-response, connection closed (request " + request_id_ + ")");
+  abort("disk_read_error");
 }
 
 void Exchange::on_upstream_complete() {
@@ -960,6 +1030,10 @@ void Exchange::abort(const char* why) {
     file_->detach();
     file_ = nullptr;
   }
+  if (disk_reader_) {
+    disk_reader_->detach();
+    disk_reader_ = nullptr;
+  }
   response_done_ = true;
   log();
   phase_ = Phase::Done;
@@ -983,6 +1057,10 @@ void Exchange::on_client_gone(const char* why) {
   if (file_) {
     file_->detach();
     file_ = nullptr;
+  }
+  if (disk_reader_) {
+    disk_reader_->detach();
+    disk_reader_ = nullptr;
   }
   response_done_ = true;
   log();

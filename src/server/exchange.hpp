@@ -9,7 +9,9 @@
 //   Route    site by Host (exact, wildcard, default), then the first route whose path match fits;
 //            no route -> 404. Admin listeners route to the admin handler instead.
 //   Lookup   the cache (server/cache_flow.hpp): the request's cache rule (pass, bypass, key), the
-//            memory tier, the Vary match, then freshness; a fresh object (or a stale one under
+//            memory tier, then on a memory miss the disk tier (a job on the thread pool: the
+//            exchange suspends until it reports back, and a client that left meanwhile is not
+//            called), the Vary match, then freshness; a fresh object (or a stale one under
 //            stale-while-revalidate, which also starts one background revalidation per key) is
 //            delivered at once (Deliver, with 304/412/206/416 for the client's preconditions and
 //            Range); anything else goes to Fetch, conditional when a stale object has
@@ -42,6 +44,7 @@
 #include "ghala/http/parser.hpp"
 #include "ghala/upstream/pool.hpp"
 #include "server/cache_flow.hpp"
+#include "server/disk_io.hpp"
 #include "server/snapshot.hpp"
 
 namespace ghala::server {
@@ -52,7 +55,7 @@ struct FileReader;
 enum class Phase : std::uint8_t { Route, Lookup, Fetch, Deliver, Log, Done };
 const char* to_string(Phase p) noexcept;
 
-class Exchange final : public upstream::UpstreamListener {
+class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
  public:
   Exchange(ClientConn* client, http::RequestHead& request, SnapshotPtr snapshot,
            std::uint64_t start_ns);
@@ -92,13 +95,21 @@ class Exchange final : public upstream::UpstreamListener {
   void on_upstream_writable() override;
   void on_upstream_read_end() override;
 
+  // DiskBodySink: a disk-backed object's body, streamed with the client's backpressure.
+  void on_disk_body(cache::Chunk chunk, std::size_t offset, std::size_t length, bool last) override;
+  void on_disk_body_error() override;
+
   void route();
   void lookup();
+  void lookup_disk();
+  void on_disk_lookup(DiskFound found);
+  void serve_lookup(cache::ObjectPtr hit);
   void fetch();
   void fetch_http(const upstream::UpstreamPool* exclude, bool fresh);
   void fetch_dir();
   void serve_admin();
   void serve_hit(cache::ObjectPtr object);
+  void missed();
   void wait_for_fetch();
   void stop_waiting();
   void end_lock_wait();
@@ -163,6 +174,9 @@ class Exchange final : public upstream::UpstreamListener {
   bool continue_sent_ = false;
   bool upstream_paused_ = false;
   FileReader* file_ = nullptr;
+  std::shared_ptr<void> disk_link_;        // alive while this exchange is (DiskLink)
+  DiskBodyReader* disk_reader_ = nullptr;  // streaming a disk-backed body
+  cache::Chunk disk_first_chunk_;          // chunk 0 of a disk-backed object, read at lookup
 
   // Response state.
   bool head_sent_ = false;  // serialised (possibly still waiting in out_head_)

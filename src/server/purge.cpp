@@ -115,7 +115,7 @@ std::int64_t now_seconds() {
 }  // namespace
 
 PurgeStores purge_stores(const Snapshot& snapshot) {
-  return PurgeStores{snapshot.memory, nullptr};
+  return PurgeStores{snapshot.memory, snapshot.disk};
 }
 
 admin::PurgeOutcome execute_purge(const config::Config& config, const PurgeStores& stores,

@@ -25,8 +25,7 @@ struct PurgeStores {
   std::shared_ptr<cache::DiskTier> disk;
 };
 
-// The tiers of a snapshot. The disk tier joins here once the snapshot carries it; nothing else
-// in the purge path changes.
+// The tiers of a snapshot: the memory tier and, when cache.disk is set, the disk tier.
 PurgeStores purge_stores(const Snapshot& snapshot);
 
 // Runs the purge now, on the calling thread, and records the metrics. `now` (Unix seconds) is

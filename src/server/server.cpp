@@ -22,6 +22,44 @@ namespace ghala::server {
 
 namespace {
 
+// The tiers' totals are read at each scrape. The sources hold weak references: the metrics
+// registry lives until exit and must not keep the RocksDB tier open past the server.
+void export_cache_tiers(const Snapshot& snap) {
+  auto& metrics = observe::Metrics::get();
+  if (snap.memory) {
+    std::weak_ptr<cache::MemoryTier> weak = snap.memory;
+    metrics.cache_tier_source(observe::CacheTier::Memory, [weak] {
+      observe::CacheTierStats out;
+      if (auto tier = weak.lock()) {
+        const auto s = tier->stats();
+        out.objects = s.objects;
+        out.bytes = s.bytes;
+        out.capacity_bytes = s.capacity_bytes;
+        out.evictions = s.evicted_capacity;
+      }
+      return out;
+    });
+  }
+  if (snap.disk) {
+    std::weak_ptr<cache::DiskTier> weak = snap.disk;
+    const std::uint64_t capacity = snap.config->cache.disk ? snap.config->cache.disk->max_size : 0;
+    metrics.cache_tier_source(observe::CacheTier::Disk, [weak, capacity] {
+      observe::CacheTierStats out;
+      out.capacity_bytes = capacity;
+      out.healthy = false;
+      if (auto tier = weak.lock()) {
+        const auto s = tier->stats();
+        out.objects = s.objects;
+        out.bytes = s.bytes;
+        out.evictions = s.evictions;
+        out.corrupt_dropped = s.corrupt_dropped;
+        out.healthy = s.healthy;
+      }
+      return out;
+    });
+  }
+}
+
 // A bound (not yet listening) TCP socket. SO_REUSEPORT lets every worker own a socket on the same
 // address and the kernel spread connections across them; libuv 1.44 has no flag for it, so the
 // socket is made here and handed to uv_tcp_open in the worker.
@@ -178,6 +216,7 @@ int Server::run() {
   startup_config_ = loaded.config;
   raise_fd_limit(loaded.config->limits.max_connections);
   snapshot_ = snap.value();
+  export_cache_tiers(*snapshot_);
   const auto& cfg = *startup_config_;
   std::size_t n = cfg.workers ? cfg.workers : std::max(1u, std::thread::hardware_concurrency());
 
@@ -193,7 +232,6 @@ int Server::run() {
   }
   admin_worker_ = std::make_unique<Worker>(this, -1, true, admin_fds, snapshot_);
   observe::Metrics::get().config_reload(true, cfg.hash);
-  register_cache_metrics();
   start_signals();
   for (auto& w : workers_) w->start();
 
@@ -282,19 +320,6 @@ std::string Server::purge_token() const {
 void Server::purge(admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done) {
   run_purge(admin_worker_->loop(), snapshot_->config, purge_stores(*snapshot_), std::move(request),
             std::move(done));
-}
-
-void Server::register_cache_metrics() {
-  // The tier outlives every snapshot but not the process: the metrics hold it weakly.
-  std::weak_ptr<cache::MemoryTier> memory = snapshot_->memory;
-  if (memory.expired()) return;
-  observe::Metrics::get().cache_tier_source(
-      observe::CacheTier::Memory, [memory]() -> std::optional<observe::CacheTierStats> {
-        const auto tier = memory.lock();
-        if (!tier) return std::nullopt;
-        const auto s = tier->stats();
-        return observe::CacheTierStats{s.objects, s.bytes, s.capacity_bytes, s.evicted_capacity};
-      });
 }
 
 void Server::begin_shutdown() {

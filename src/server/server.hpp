@@ -56,7 +56,6 @@ class Server final : public admin::Control {
   bool write_ready_file(const std::vector<std::string>& bound,
                         const std::string& admin_bound) const;
   void start_signals();
-  void register_cache_metrics();
   void begin_shutdown();
   void reopen_logs();
 

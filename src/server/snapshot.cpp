@@ -66,6 +66,20 @@ Result<SnapshotPtr> build_snapshot(config::ConfigPtr config, const Snapshot* pre
     snap->memory = std::make_shared<cache::MemoryTier>(opts);
     snap->coalescer = std::make_shared<Coalescer>();
   }
+  if (previous) {
+    snap->disk = previous->disk;
+  } else if (cfg.cache.disk) {
+    cache::DiskTier::Options opts;
+    opts.path = cfg.cache.disk->path;
+    opts.max_bytes = cfg.cache.disk->max_size;
+    opts.max_object_bytes = cfg.cache.max_object_size;
+    auto disk = cache::DiskTier::open(std::move(opts));
+    if (!disk) {
+      return make_error(disk.error().kind, "cache.disk: cannot open the disk tier at " +
+                                               cfg.cache.disk->path + ": " + disk.error().message);
+    }
+    snap->disk = std::shared_ptr<cache::DiskTier>(std::move(disk).value());
+  }
 
   snap->limits.max_request_line = cfg.limits.max_request_line;
   snap->limits.max_header_bytes = cfg.limits.max_header_bytes;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "ghala/cache/disk_tier.hpp"
 #include "ghala/cache/memory_tier.hpp"
 #include "ghala/config/config.hpp"
 #include "ghala/core/result.hpp"
@@ -35,6 +36,11 @@ struct Snapshot {
   std::shared_ptr<cache::MemoryTier> memory;
   // Fetches in flight per cache key, for coalescing; shared like the memory tier (null with it).
   std::shared_ptr<Coalescer> coalescer;
+  // The RocksDB tier, opened once at startup when cache.disk is set and carried across reloads
+  // like the memory tier (a change of path or size needs a restart); null without cache.disk.
+  // Every DiskTier call blocks: run it on the libuv thread pool (server/disk_io.hpp), never on
+  // a worker loop.
+  std::shared_ptr<cache::DiskTier> disk;
   http::ParserLimits limits;
 };
 

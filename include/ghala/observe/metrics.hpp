@@ -58,20 +58,25 @@ std::string_view to_string(CacheLookup k) noexcept;
 enum class PurgeKind { Url, Prefix, Tag, kCount };
 std::string_view to_string(PurgeKind k) noexcept;
 
-// Cache storage tiers, the `tier` label of the cache metrics.
+// The cache's storage tiers (the `tier` label), and what the server asks of them (for storage
+// errors).
 enum class CacheTier { Memory, Disk, kCount };
 std::string_view to_string(CacheTier t) noexcept;
+enum class StorageOp { Lookup, Read, Insert, Stream, Update, Purge, kCount };
+std::string_view to_string(StorageOp op) noexcept;
+// Why a response that could be stored on disk was not written there.
+enum class DiskWriteDrop { Unhealthy, Backlog, kCount };
+std::string_view to_string(DiskWriteDrop d) noexcept;
 
-// A tier's state as read at scrape time. evictions is the tier's running total of objects
-// evicted for space (not purges) since it was opened.
+// A tier's own totals, read at scrape time through a source function (see cache_tier_source).
 struct CacheTierStats {
   std::uint64_t objects = 0;
   std::uint64_t bytes = 0;
-  std::uint64_t capacity_bytes = 0;
-  std::uint64_t evictions = 0;
+  std::uint64_t capacity_bytes = 0;   // the configured bound
+  std::uint64_t evictions = 0;        // since the tier was opened (a counter)
+  std::uint64_t corrupt_dropped = 0;  // since the tier was opened (a counter)
+  bool healthy = true;
 };
-// Called by serialize() on the scraping thread; nullopt when the tier is gone.
-using CacheTierSource = std::function<std::optional<CacheTierStats>()>;
 
 enum class ParseErrorKind { BadRequest, UriTooLong, HeadersTooLarge, BodyTooLarge, kCount };
 std::string_view to_string(ParseErrorKind k) noexcept;
@@ -126,11 +131,12 @@ class Metrics {
   virtual void cache_purge(PurgeKind kind, bool soft) noexcept = 0;
   virtual void cache_purged(PurgeKind kind, bool soft, CacheTier tier,
                             std::uint64_t objects) noexcept = 0;
-  // Registers the function serialize() reads a tier's gauges and eviction counter from
-  // (replacing an earlier one; an empty function unregisters). The tier's series exist from the
-  // first registration on. The eviction counter follows the source's running total (a source
-  // whose total goes down, a new tier, starts counting again from its own total).
-  virtual void cache_tier_source(CacheTier tier, CacheTierSource source) = 0;
+  // Cache storage. The source is called at each scrape (any thread; it must be thread-safe and
+  // cheap); registering again for a tier replaces its source, an empty function removes it.
+  virtual void cache_tier_source(CacheTier tier, std::function<CacheTierStats()> source) = 0;
+  virtual void cache_disk_hit() noexcept = 0;  // a memory miss found its variant on disk
+  virtual void cache_storage_error(CacheTier tier, StorageOp op) noexcept = 0;
+  virtual void cache_disk_write_dropped(DiskWriteDrop why) noexcept = 0;
   // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
   virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
 };

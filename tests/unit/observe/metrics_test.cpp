@@ -63,7 +63,7 @@ TEST_CASE("metrics: serialize lists every metric family") {
   m->upstream("demo")->observe_latency(0.02);
   m->config_reload(true, "abc123");
   m->cache_tier_source(ghala::observe::CacheTier::Memory,
-                       [] { return std::optional<ghala::observe::CacheTierStats>{}; });
+                       [] { return ghala::observe::CacheTierStats{}; });
   const std::string text = m->serialize();
   for (const char* family :
        {"ghala_requests_total", "ghala_request_duration_seconds", "ghala_upstream_duration_seconds",
@@ -239,32 +239,28 @@ TEST_CASE("metrics: cache tier gauges are read from the source at scrape time") 
   using ghala::observe::CacheTier;
   using ghala::observe::CacheTierStats;
   auto m = Metrics::create();
-  CHECK_FALSE(sample(m->serialize(), "ghala_cache_objects").has_value());
-  CacheTierStats now{10, 4096, 1 << 20, 7};
-  bool gone = false;
-  m->cache_tier_source(CacheTier::Memory, [&]() -> std::optional<CacheTierStats> {
-    if (gone) return std::nullopt;
-    return now;
-  });
-  std::string t = m->serialize();
   const std::vector<std::string> mem{R"(tier="memory")"};
+  CHECK(value(m->serialize(), "ghala_cache_objects", mem) == 0);  // before any source: zeros
+  CacheTierStats now;
+  now.objects = 10;
+  now.bytes = 4096;
+  now.capacity_bytes = 1 << 20;
+  now.evictions = 7;
+  m->cache_tier_source(CacheTier::Memory, [&] { return now; });
+  std::string t = m->serialize();
   CHECK(value(t, "ghala_cache_objects", mem) == 10);
   CHECK(value(t, "ghala_cache_bytes", mem) == 4096);
   CHECK(value(t, "ghala_cache_capacity_bytes", mem) == 1 << 20);
   CHECK(value(t, "ghala_cache_evictions_total", mem) == 7);
-  CHECK_FALSE(sample(t, "ghala_cache_objects", {R"(tier="disk")"}).has_value());
-  now = CacheTierStats{2, 100, 1 << 20, 12};
+  now.objects = 2;
+  now.evictions = 12;
   t = m->serialize();
   CHECK(value(t, "ghala_cache_objects", mem) == 2);
   CHECK(value(t, "ghala_cache_evictions_total", mem) == 12);  // follows the running total
-  m->serialize();
   CHECK(value(m->serialize(), "ghala_cache_evictions_total", mem) == 12);  // folded once
-  now.evictions = 3;  // a new tier behind the source: the counter never goes down
+  now.evictions = 3;  // a total that goes down never makes the counter go down
   CHECK(value(m->serialize(), "ghala_cache_evictions_total", mem) == 12);
-  now.evictions = 5;
-  CHECK(value(m->serialize(), "ghala_cache_evictions_total", mem) == 14);
-  gone = true;  // values stay as last read
-  CHECK(value(m->serialize(), "ghala_cache_objects", mem) == 2);
+  m->cache_tier_source(CacheTier::Memory, nullptr);  // `now` goes out of scope before `m`
 }
 
 TEST_CASE("metrics: config_info carries only the running config's hash") {
@@ -305,4 +301,53 @@ TEST_CASE("metrics: hostile label values are escaped in the exposition") {
   const std::string t = m->serialize();
   CHECK(t.find(R"(site="site\"with\\quote")") != std::string::npos);
   CHECK(t.find(R"(route="/a\nb")") != std::string::npos);
+}
+
+TEST_CASE("metrics: cache tiers are read from their sources at scrape time") {
+  using ghala::observe::CacheTier;
+  using ghala::observe::CacheTierStats;
+  using ghala::observe::DiskWriteDrop;
+  using ghala::observe::StorageOp;
+  auto m = Metrics::create();
+  // No source yet: a tier that is not configured reads as unhealthy, with zero totals.
+  std::string t = m->serialize();
+  CHECK(sample(t, "ghala_cache_tier_healthy", {"tier=\"disk\""}) == 0);
+  CHECK(sample(t, "ghala_cache_objects", {"tier=\"disk\""}) == 0);
+
+  CacheTierStats disk;
+  disk.objects = 3;
+  disk.bytes = 4096;
+  disk.evictions = 5;
+  disk.corrupt_dropped = 1;
+  disk.healthy = true;
+  m->cache_tier_source(CacheTier::Disk, [&disk] { return disk; });
+  t = m->serialize();
+  CHECK(sample(t, "ghala_cache_objects", {"tier=\"disk\""}) == 3);
+  CHECK(sample(t, "ghala_cache_bytes", {"tier=\"disk\""}) == 4096);
+  CHECK(sample(t, "ghala_cache_tier_healthy", {"tier=\"disk\""}) == 1);
+  CHECK(sample(t, "ghala_cache_evictions_total", {"tier=\"disk\""}) == 5);
+  CHECK(sample(t, "ghala_cache_corrupt_objects_total", {"tier=\"disk\""}) == 1);
+
+  // Counters take the difference since the last scrape; scraping twice adds nothing.
+  disk.evictions = 8;
+  disk.healthy = false;
+  (void)m->serialize();
+  t = m->serialize();
+  CHECK(sample(t, "ghala_cache_evictions_total", {"tier=\"disk\""}) == 8);
+  CHECK(sample(t, "ghala_cache_tier_healthy", {"tier=\"disk\""}) == 0);
+  CHECK(sample(t, "ghala_cache_evictions_total", {"tier=\"memory\""}) == 0);
+
+  m->cache_storage_error(CacheTier::Disk, StorageOp::Insert);
+  m->cache_storage_error(CacheTier::Disk, StorageOp::Insert);
+  m->cache_storage_error(CacheTier::Disk, StorageOp::Read);
+  m->cache_disk_write_dropped(DiskWriteDrop::Backlog);
+  m->cache_disk_hit();
+  t = m->serialize();
+  CHECK(sample(t, "ghala_cache_storage_errors_total", {"tier=\"disk\"", "operation=\"insert\""}) ==
+        2);
+  CHECK(sample(t, "ghala_cache_storage_errors_total", {"tier=\"disk\"", "operation=\"read\""}) ==
+        1);
+  CHECK(sample(t, "ghala_cache_disk_writes_dropped_total", {"reason=\"backlog\""}) == 1);
+  CHECK(sample(t, "ghala_cache_disk_hits_total") == 1);
+  m->cache_tier_source(CacheTier::Disk, nullptr);  // `disk` goes out of scope before `m`
 }
