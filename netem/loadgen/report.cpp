@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 
+#include "cache_status.hpp"
+
 namespace ghala::netem {
 
 std::string json_escape(const std::string& s) {
@@ -50,6 +52,7 @@ void write_page(std::ostream& o, const PageRecord& p) {
 bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, double elapsed_s,
                   double cpu_s, std::string& error) {
   std::map<std::string, int> causes;
+  std::map<std::string, std::size_t> cache;  // completed requests by what the edge did
   int ok = 0, failed = 0, aborted = 0;
   std::size_t requests = 0;
   for (const auto& p : pages) {
@@ -60,6 +63,11 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
     else
       ++failed;
     requests += p.requests.size();
+    for (const auto& q : p.requests) {
+      if (q.error.empty() && q.end_ms >= 0) {
+        cache[cache_class_name(classify_cache_status(q.cache_status))]++;
+      }
+    }
     for (const auto& e : p.errors) causes[cause_of(e)]++;
   }
   std::ofstream o(opt.out_path.empty() ? "/dev/stdout" : opt.out_path, std::ios::trunc);
@@ -76,6 +84,12 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
   bool first = true;
   for (const auto& [cause, n] : causes) {
     o << (first ? "" : ",") << '"' << json_escape(cause) << "\":" << n;
+    first = false;
+  }
+  o << "},\"cache\":{";
+  first = true;
+  for (const auto& [cls, n] : cache) {
+    o << (first ? "" : ",") << '"' << cls << "\":" << n;
     first = false;
   }
   o << "}},\n\"pages\":[\n";
@@ -97,8 +111,9 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
       r << "{\"user\":" << p.user << ",\"seq\":" << p.seq << ",\"path\":\"" << json_escape(q.path)
         << "\",\"status\":" << q.status << ",\"start_ms\":" << q.start_ms
         << ",\"ttfb_ms\":" << q.ttfb_ms << ",\"end_ms\":" << q.end_ms << ",\"bytes\":" << q.bytes
-        << ",\"encoding\":\"" << json_escape(q.content_encoding) << "\",\"retries\":" << q.retries
-        << ",\"error\":\"" << json_escape(q.error) << "\"}\n";
+        << ",\"encoding\":\"" << json_escape(q.content_encoding) << "\",\"cache_status\":\""
+        << json_escape(q.cache_status) << "\",\"retries\":" << q.retries << ",\"error\":\""
+        << json_escape(q.error) << "\"}\n";
     }
   }
   if (!r) {

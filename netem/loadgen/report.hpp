@@ -16,7 +16,8 @@ struct RequestRecord {
   double end_ms = -1;
   std::uint64_t bytes = 0;  // response bytes on the socket: status line, headers and body
   std::string content_encoding;
-  std::string error;  // empty if it completed
+  std::string cache_status;  // Cache-Status (or nginx's X-Cache-Status), as received
+  std::string error;         // empty if it completed
   int retries = 0;
 };
 

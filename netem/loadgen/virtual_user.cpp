@@ -147,9 +147,12 @@ int Connection::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto* c = static_cast<Connection*>(p->data);
   c->in_value_ = true;
   c->header_value_.append(at, len);
-  if (lower(c->header_field_) == "content-encoding") {
-    c->user_.page_.requests[static_cast<std::size_t>(c->request_)].content_encoding =
-        lower(c->header_value_);
+  const std::string field = lower(c->header_field_);
+  RequestRecord& r = c->user_.page_.requests[static_cast<std::size_t>(c->request_)];
+  if (field == "content-encoding") {
+    r.content_encoding = lower(c->header_value_);
+  } else if (field == "cache-status" || field == "x-cache-status") {
+    r.cache_status = c->header_value_;
   }
   return 0;
 }
