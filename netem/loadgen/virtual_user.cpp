@@ -280,12 +280,13 @@ void VirtualUser::begin_page() {
   uv_timer_start(&page_timer_, on_page_timeout, static_cast<std::uint64_t>(o.timeout_s * 1000), 0);
   pump();
   if (o.preconnect) {
-    // Like Chrome's loading predictor: at navigation start, in parallel with the HTML's own
-    // connection, preconnect as many connections as this page needed last time. (Preconnecting
-    // only when the HTML's head arrived cost every page one more round trip than a browser
-    // needs: handshake, HTML, handshake, subresources.)
+    // Like Chrome's loading predictor at navigation start, in parallel with the HTML's own
+    // connection: on a first visit one more connection (Chrome preconnects at least 2 sockets to
+    // the main frame's origin even with no history: kMinSockets in
+    // chrome/browser/predictors/loading_predictor.cc), on a repeat visit as many as the page
+    // needed last time (standing in for the sockets Chrome keeps from the previous page).
     const auto it = learned_.find(page_.page);
-    if (it != learned_.end()) open_connections(it->second);
+    open_connections(it != learned_.end() ? std::max<std::size_t>(it->second, 1) : 1);
   }
 }
 
