@@ -87,15 +87,23 @@ void Connection::send(int request) {
   body_.clear();
   RequestRecord& r = user_.page_.requests[static_cast<std::size_t>(request)];
   r.start_ms = user_.ctx_.now_ms() - user_.page_.start_ms;
-  out_ = user_.request_text(request);
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-  write_req_.data = this;
-  const int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
-  if (rc != 0) fail(uv_error("write", rc));
+  auto w = std::make_unique<PendingWrite>();
+  w->data = user_.request_text(request);
+  w->conn = this;
+  w->req.data = w.get();
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
+  if (rc != 0) {
+    fail(uv_error("write", rc));
+    return;
+  }
+  (void)w.release();  // libuv owns it until on_write
 }
 
 void Connection::on_write(uv_write_t* req, int status) {
-  auto* c = static_cast<Connection*>(req->data);
+  // libuv runs every write callback before the handle's close callback deletes the Connection.
+  std::unique_ptr<PendingWrite> w(static_cast<PendingWrite*>(req->data));
+  Connection* c = w->conn;
   if (status != 0 && !c->closing_) c->fail(uv_error("write", status));
 }
 
