@@ -79,6 +79,7 @@ void Connection::on_connect(uv_connect_t* req, int status) {
     return;
   }
   u.pump();
+  if (!c->closing_ && !c->busy()) c->idle_before_use_ = true;
 }
 
 void Connection::send(int request) {
@@ -372,8 +373,10 @@ void VirtualUser::request_failed(Connection& c, const std::string& error) {
   const int idx = c.request_;
   c.request_ = -1;
   RequestRecord& r = page_.requests[static_cast<std::size_t>(idx)];
-  // A browser retries once when a reused keep-alive connection closes before any response byte.
-  if (c.reused_ && r.bytes == 0 && r.retries == 0) {
+  // A browser retries once when a reused keep-alive connection, or a preconnected one that sat
+  // idle (a server may close it: ghala after header_read, 10 s from accept), closes before any
+  // response byte.
+  if ((c.reused_ || c.idle_before_use_) && r.bytes == 0 && r.retries == 0) {
     r.retries++;
     pending_.push_front(idx);
     return;

@@ -87,6 +87,9 @@ class Connection {
   bool closing_ = false;
   bool initialised_ = false;
   bool reused_ = false;
+  // Connected and left idle before its first request (a preconnect): Chrome counts such an
+  // "unused idle" socket as reused for its one retry (HttpStreamParser::IsConnectionReused).
+  bool idle_before_use_ = false;
   bool message_done_ = false;
   bool keep_alive_ = true;
   double connect_start_ms_ = 0;
