@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -50,7 +51,12 @@ void write_page(std::ostream& o, const PageRecord& p) {
 }  // namespace
 
 bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, double elapsed_s,
-                  double cpu_s, std::string& error) {
+                  double cpu_s, std::vector<double> loop_lag_ms, std::string& error) {
+  std::sort(loop_lag_ms.begin(), loop_lag_ms.end());
+  auto lag_at = [&loop_lag_ms](double q) {
+    if (loop_lag_ms.empty()) return 0.0;
+    return loop_lag_ms[static_cast<std::size_t>(q * static_cast<double>(loop_lag_ms.size() - 1))];
+  };
   std::map<std::string, int> causes;
   std::map<std::string, std::size_t> cache;  // completed requests by what the edge did
   int ok = 0, failed = 0, aborted = 0;
@@ -78,9 +84,10 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
     << ",\"ramp_s\":" << opt.ramp_s << ",\"think_s\":" << opt.think_s
     << ",\"duration_s\":" << opt.duration_s << ",\"pages_per_user\":" << opt.pages_per_user
     << ",\"max_conns\":" << opt.max_conns << ",\"elapsed_s\":" << elapsed_s
-    << ",\"cpu_s\":" << cpu_s << ",\n\"summary\":{\"pages\":" << pages.size() << ",\"ok\":" << ok
-    << ",\"failed\":" << failed << ",\"aborted\":" << aborted << ",\"requests\":" << requests
-    << ",\"errors_by_cause\":{";
+    << ",\"cpu_s\":" << cpu_s << ",\"loop_lag_ms\":{\"samples\":" << loop_lag_ms.size()
+    << ",\"p50\":" << lag_at(0.5) << ",\"p99\":" << lag_at(0.99) << ",\"max\":" << lag_at(1.0)
+    << "},\n\"summary\":{\"pages\":" << pages.size() << ",\"ok\":" << ok << ",\"failed\":" << failed
+    << ",\"aborted\":" << aborted << ",\"requests\":" << requests << ",\"errors_by_cause\":{";
   bool first = true;
   for (const auto& [cause, n] : causes) {
     o << (first ? "" : ",") << '"' << json_escape(cause) << "\":" << n;

@@ -52,6 +52,8 @@ def parse_args(argv):
     p.add_argument("--edge-cmd", default=None)
     p.add_argument("--edge-config", default=None)
     p.add_argument("--lag-bound-ms", type=float, default=2.0)
+    p.add_argument("--loadgen-lag-bound-ms", type=float, default=20.0,
+                   help="the load generator's loop lag p99 above which the run is invalid")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build-netem-run"),
                    help="a meson build directory of the repository root")
     p.add_argument("--no-build", action="store_true",
