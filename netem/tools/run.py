@@ -3,8 +3,9 @@
 
 usage: netem/run PROFILE [--users N] [--duration S] [--scenario direct|cold|warm|origin-down ...]
                  [--backhaul PROFILE] [--page news|demo|PATH ...] [--ramp S] [--think S]
-                 [--pages-per-user N] [--hints H] [--edge ghala|nginx]
+                 [--pages-per-user N] [--hints H] [--edge ghala|nginx] [--origin-down cut|stop]
                  [--edge-cmd CMD --edge-config FILE] [--emulator auto|userspace|tc]
+                 [--lag-bound-ms MS] [--loadgen-lag-bound-ms MS]
                  [--build-dir DIR] [--no-build] [--out DIR]
 """
 import argparse
