@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <limits>
 #include <utility>
 
 namespace ghala::netem {
@@ -115,6 +116,10 @@ bool EmulatorCore::in_outage(Nanos now) const {
   return false;
 }
 
+void EmulatorCore::cut_backhaul(Nanos now) {
+  config_.backhaul_outages.push_back({now - start_, std::numeric_limits<Nanos>::max()});
+}
+
 std::uint32_t EmulatorCore::alloc_slot() {
   if (!free_slots_.empty()) {
     const auto s = free_slots_.back();
@@ -182,7 +187,7 @@ void EmulatorCore::enter(Nanos now, Nanos due, std::uint32_t slot, std::uint8_t 
     free_slots_.push_back(slot);
     return;
   }
-  events_.push({o.exit_at, seq_++, slot, hop, o.backlogged});
+  events_.push({o.exit_at, o.serialised_at, seq_++, slot, hop, o.backlogged});
 }
 
 std::optional<Nanos> EmulatorCore::next_event() const {
@@ -196,7 +201,8 @@ void EmulatorCore::run_until(Nanos now) {
     events_.pop();
     lag_.add(now - e.due);
     InTransit& t = slots_[e.slot];
-    t.hops[e.hop]->note_exit(now, static_cast<std::uint32_t>(t.data.size()), e.backlogged);
+    t.hops[e.hop]->note_exit(now, e.due, e.serialised_at, static_cast<std::uint32_t>(t.data.size()),
+                             e.backlogged);
     enter(now, e.due, e.slot, static_cast<std::uint8_t>(e.hop + 1));
   }
 }

@@ -91,6 +91,11 @@ class EmulatorCore {
   // for the observed rate and the scheduling lag (now - due).
   void run_until(Nanos now);
 
+  // Cuts the backhaul from `now` on (both directions of this core): every packet that then
+  // meets a backhaul link is dropped as an outage, as if the PoP lost its uplink. The harness's
+  // origin-down scenario uses it (SIGUSR1 to the daemon).
+  void cut_backhaul(Nanos now);
+
   const CoreCounters& counters() const { return counters_; }
   const LagHistogram& lag() const { return lag_; }
   // Sum of the counters of every link of a class (all users' access links together).
@@ -113,6 +118,7 @@ class EmulatorCore {
   };
   struct Event {
     Nanos due;
+    Nanos serialised_at;  // on the hop's link, for its observed rate
     std::uint64_t seq;
     std::uint32_t slot;
     std::uint8_t hop;

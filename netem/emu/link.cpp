@@ -51,7 +51,7 @@ Offer Link::offer(Nanos now, std::uint32_t bytes) {
   const bool over_bytes = config_.queue_bytes != 0 && backlog_bytes_ + bytes > config_.queue_bytes;
   if (over_packets || over_bytes) {
     counters_.drop_queue++;
-    return {Verdict::DropQueue, 0, false};
+    return {Verdict::DropQueue, 0, 0, false};
   }
   const Nanos start = std::max(now, busy_until_);
   const bool backlogged = start > now;
@@ -62,22 +62,27 @@ Offer Link::offer(Nanos now, std::uint32_t bytes) {
       std::max(counters_.max_queue_packets, static_cast<std::uint32_t>(backlog_.size()));
   if (lose()) {
     counters_.drop_loss++;
-    return {Verdict::DropLoss, 0, false};
+    return {Verdict::DropLoss, 0, 0, false};
   }
   Nanos exit_at = busy_until_ + std::max<Nanos>(0, config_.delay + jitter_sample());
   if (!config_.allow_reorder) exit_at = std::max(exit_at, last_exit_);
   last_exit_ = std::max(last_exit_, exit_at);
-  return {Verdict::Deliver, exit_at, backlogged};
+  return {Verdict::Deliver, exit_at, busy_until_, backlogged};
 }
 
-void Link::note_exit(Nanos actual, std::uint32_t bytes, bool backlogged) {
+void Link::note_exit(Nanos actual, Nanos due, Nanos serialised_at, std::uint32_t bytes,
+                     bool backlogged) {
   counters_.packets_out++;
   counters_.bytes_out += bytes;
-  if (backlogged && last_actual_exit_ >= 0 && actual >= last_actual_exit_) {
+  const Nanos real_end = serialised_at + (actual - due);
+  const bool follows_last = last_noted_serialised_at_ >= 0 &&
+                            serialised_at - serialisation_time(bytes) == last_noted_serialised_at_;
+  if (backlogged && follows_last && real_end >= last_real_end_) {
     counters_.rate_bytes += bytes;
-    counters_.rate_time += actual - last_actual_exit_;
+    counters_.rate_time += real_end - last_real_end_;
   }
-  last_actual_exit_ = actual;
+  last_noted_serialised_at_ = serialised_at;
+  last_real_end_ = real_end;
 }
 
 }  // namespace ghala::netem

@@ -9,7 +9,8 @@
 // the users' device, the down thread the origin's and the edge's; the few edge -> origin packets
 // the down thread reads are handed to the up thread through a locked inbox and an eventfd. Both
 // threads write to the edge device (a TUN write is safe from several threads). The main thread
-// only waits for SIGINT/SIGTERM and writes the stats file once a second.
+// only waits for SIGINT/SIGTERM and writes the stats file once a second; SIGUSR1 cuts the
+// backhaul from then on (the harness's origin-down scenario).
 //
 // Timing: CLOCK_MONOTONIC, an absolute timerfd for waits longer than kSpin and a short busy poll
 // below that, timer slack 1 ns, SCHED_FIFO. Every hop records its lateness (event lag) and every
@@ -103,6 +104,10 @@ class Half {
     d.wakeups += counters_.wakeups;
     d.handoffs += counters_.handoffs;
     d.realtime = d.realtime || counters_.realtime;
+  }
+  void cut_backhaul() {
+    std::lock_guard<std::mutex> lock(mu_);
+    core_->cut_backhaul(clock_.now());
   }
   // Takes a packet read by the other thread (edge -> origin, read by the down thread).
   void hand_over(Packet&& p) {
@@ -325,8 +330,7 @@ void Daemon::write_stats(Nanos now) {
   d.cpu_sys_s = seconds(ru.ru_stime);
   d.uptime_s = static_cast<double>(now - started_) / 1e9;
   d.threads = static_cast<int>(kDirections);
-  if (!cfg_.stats_path.empty() &&
-      !write_file_atomic(cfg_.stats_path, stats_json(cfg_, *snap, d))) {
+  if (!cfg_.stats_path.empty() && !write_file_atomic(cfg_.stats_path, stats_json(cfg_, *snap, d))) {
     std::fprintf(stderr, "ghala-netem-emu: cannot write %s\n", cfg_.stats_path.c_str());
   }
 }
@@ -337,6 +341,7 @@ int Daemon::run() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &mask, nullptr);
   if (!open_devices()) return 1;
   started_ = clock_.now();
@@ -361,7 +366,13 @@ int Daemon::run() {
   while (rc == 0) {
     const timespec second{1, 0};
     siginfo_t si{};
-    if (::sigtimedwait(&mask, &si, &second) > 0) break;
+    const int sig = ::sigtimedwait(&mask, &si, &second);
+    if (sig == SIGUSR1) {
+      for (auto& h : halves_) h->cut_backhaul();
+      std::fprintf(stderr, "ghala-netem-emu: backhaul cut\n");
+      continue;
+    }
+    if (sig > 0) break;
     write_stats(clock_.now());
   }
   for (auto& h : halves_) h->stop();

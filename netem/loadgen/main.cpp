@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -32,6 +34,25 @@ double cpu_seconds() {
   };
   return s(ru.ru_utime) + s(ru.ru_stime);
 }
+
+// The generator's own event-loop lag: a 10 ms repeating timer records how much later than 10 ms
+// after the previous tick each tick runs. A saturated generator delays every connect, read and
+// request by as much, so the report marks such a run invalid: it measured the host, not the link.
+struct LoopLag {
+  static constexpr std::uint64_t kTickMs = 10;
+  uv_timer_t timer{};
+  std::uint64_t last_ns = 0;
+  std::vector<double> samples_ms;
+  static void on_tick(uv_timer_t* t) {
+    auto* l = static_cast<LoopLag*>(t->data);
+    const std::uint64_t now = uv_hrtime();
+    if (l->last_ns != 0) {
+      const double gap_ms = static_cast<double>(now - l->last_ns) / 1e6;
+      l->samples_ms.push_back(std::max(0.0, gap_ms - static_cast<double>(kTickMs)));
+    }
+    l->last_ns = now;
+  }
+};
 
 }  // namespace
 
@@ -81,7 +102,12 @@ int main(int argc, char** argv) {
   uv_timer_init(&loop, &grace);
   duration.data = &ctx;
   grace.data = &users;
+  LoopLag lag;
+  uv_timer_init(&loop, &lag.timer);
+  lag.timer.data = &lag;
+  uv_timer_start(&lag.timer, LoopLag::on_tick, LoopLag::kTickMs, LoopLag::kTickMs);
   auto stop_timers = [&]() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&lag.timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&duration), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&grace), nullptr);
     for (auto& u : users) u->close_handles();
@@ -103,7 +129,7 @@ int main(int argc, char** argv) {
   uv_run(&loop, UV_RUN_DEFAULT);
   const double elapsed = static_cast<double>(uv_hrtime() - ctx.start_ns) / 1e9;
   if (uv_loop_close(&loop) != 0) std::fprintf(stderr, "ghala-netem-loadgen: loop not empty\n");
-  if (!write_report(*opts, ctx.done, elapsed, cpu_seconds(), error)) {
+  if (!write_report(*opts, ctx.done, elapsed, cpu_seconds(), lag.samples_ms, error)) {
     std::fprintf(stderr, "ghala-netem-loadgen: %s\n", error.c_str());
     return 1;
   }

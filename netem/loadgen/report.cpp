@@ -1,8 +1,11 @@
 #include "report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
+
+#include "cache_status.hpp"
 
 namespace ghala::netem {
 
@@ -48,8 +51,14 @@ void write_page(std::ostream& o, const PageRecord& p) {
 }  // namespace
 
 bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, double elapsed_s,
-                  double cpu_s, std::string& error) {
+                  double cpu_s, std::vector<double> loop_lag_ms, std::string& error) {
+  std::sort(loop_lag_ms.begin(), loop_lag_ms.end());
+  auto lag_at = [&loop_lag_ms](double q) {
+    if (loop_lag_ms.empty()) return 0.0;
+    return loop_lag_ms[static_cast<std::size_t>(q * static_cast<double>(loop_lag_ms.size() - 1))];
+  };
   std::map<std::string, int> causes;
+  std::map<std::string, std::size_t> cache;  // completed requests by what the edge did
   int ok = 0, failed = 0, aborted = 0;
   std::size_t requests = 0;
   for (const auto& p : pages) {
@@ -60,6 +69,11 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
     else
       ++failed;
     requests += p.requests.size();
+    for (const auto& q : p.requests) {
+      if (q.error.empty() && q.end_ms >= 0) {
+        cache[cache_class_name(classify_cache_status(q.cache_status))]++;
+      }
+    }
     for (const auto& e : p.errors) causes[cause_of(e)]++;
   }
   std::ofstream o(opt.out_path.empty() ? "/dev/stdout" : opt.out_path, std::ios::trunc);
@@ -70,12 +84,19 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
     << ",\"ramp_s\":" << opt.ramp_s << ",\"think_s\":" << opt.think_s
     << ",\"duration_s\":" << opt.duration_s << ",\"pages_per_user\":" << opt.pages_per_user
     << ",\"max_conns\":" << opt.max_conns << ",\"elapsed_s\":" << elapsed_s
-    << ",\"cpu_s\":" << cpu_s << ",\n\"summary\":{\"pages\":" << pages.size() << ",\"ok\":" << ok
-    << ",\"failed\":" << failed << ",\"aborted\":" << aborted << ",\"requests\":" << requests
-    << ",\"errors_by_cause\":{";
+    << ",\"cpu_s\":" << cpu_s << ",\"loop_lag_ms\":{\"samples\":" << loop_lag_ms.size()
+    << ",\"p50\":" << lag_at(0.5) << ",\"p99\":" << lag_at(0.99) << ",\"max\":" << lag_at(1.0)
+    << "},\n\"summary\":{\"pages\":" << pages.size() << ",\"ok\":" << ok << ",\"failed\":" << failed
+    << ",\"aborted\":" << aborted << ",\"requests\":" << requests << ",\"errors_by_cause\":{";
   bool first = true;
   for (const auto& [cause, n] : causes) {
     o << (first ? "" : ",") << '"' << json_escape(cause) << "\":" << n;
+    first = false;
+  }
+  o << "},\"cache\":{";
+  first = true;
+  for (const auto& [cls, n] : cache) {
+    o << (first ? "" : ",") << '"' << cls << "\":" << n;
     first = false;
   }
   o << "}},\n\"pages\":[\n";
@@ -97,8 +118,9 @@ bool write_report(const LoadOptions& opt, const std::vector<PageRecord>& pages, 
       r << "{\"user\":" << p.user << ",\"seq\":" << p.seq << ",\"path\":\"" << json_escape(q.path)
         << "\",\"status\":" << q.status << ",\"start_ms\":" << q.start_ms
         << ",\"ttfb_ms\":" << q.ttfb_ms << ",\"end_ms\":" << q.end_ms << ",\"bytes\":" << q.bytes
-        << ",\"encoding\":\"" << json_escape(q.content_encoding) << "\",\"retries\":" << q.retries
-        << ",\"error\":\"" << json_escape(q.error) << "\"}\n";
+        << ",\"encoding\":\"" << json_escape(q.content_encoding) << "\",\"cache_status\":\""
+        << json_escape(q.cache_status) << "\",\"retries\":" << q.retries << ",\"error\":\""
+        << json_escape(q.error) << "\"}\n";
     }
   }
   if (!r) {

@@ -16,7 +16,8 @@ struct RequestRecord {
   double end_ms = -1;
   std::uint64_t bytes = 0;  // response bytes on the socket: status line, headers and body
   std::string content_encoding;
-  std::string error;  // empty if it completed
+  std::string cache_status;  // Cache-Status (or nginx's X-Cache-Status), as received
+  std::string error;         // empty if it completed
   int retries = 0;
 };
 
@@ -37,8 +38,9 @@ struct PageRecord {
 };
 
 // Writes the result JSON (and, if asked, one JSON line per request). Returns false on I/O error.
+// loop_lag_ms: the generator's event-loop lag samples (main.cpp), summarised as p50/p99/max.
 bool write_report(const LoadOptions& o, const std::vector<PageRecord>& pages, double elapsed_s,
-                  double cpu_s, std::string& error);
+                  double cpu_s, std::vector<double> loop_lag_ms, std::string& error);
 std::string json_escape(const std::string& s);
 
 }  // namespace ghala::netem

@@ -79,6 +79,7 @@ void Connection::on_connect(uv_connect_t* req, int status) {
     return;
   }
   u.pump();
+  if (!c->closing_ && !c->busy()) c->idle_before_use_ = true;
 }
 
 void Connection::send(int request) {
@@ -87,15 +88,23 @@ void Connection::send(int request) {
   body_.clear();
   RequestRecord& r = user_.page_.requests[static_cast<std::size_t>(request)];
   r.start_ms = user_.ctx_.now_ms() - user_.page_.start_ms;
-  out_ = user_.request_text(request);
-  uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-  write_req_.data = this;
-  const int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
-  if (rc != 0) fail(uv_error("write", rc));
+  auto w = std::make_unique<PendingWrite>();
+  w->data = user_.request_text(request);
+  w->conn = this;
+  w->req.data = w.get();
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_write);
+  if (rc != 0) {
+    fail(uv_error("write", rc));
+    return;
+  }
+  (void)w.release();  // libuv owns it until on_write
 }
 
 void Connection::on_write(uv_write_t* req, int status) {
-  auto* c = static_cast<Connection*>(req->data);
+  // libuv runs every write callback before the handle's close callback deletes the Connection.
+  std::unique_ptr<PendingWrite> w(static_cast<PendingWrite*>(req->data));
+  Connection* c = w->conn;
   if (status != 0 && !c->closing_) c->fail(uv_error("write", status));
 }
 
@@ -147,9 +156,12 @@ int Connection::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto* c = static_cast<Connection*>(p->data);
   c->in_value_ = true;
   c->header_value_.append(at, len);
-  if (lower(c->header_field_) == "content-encoding") {
-    c->user_.page_.requests[static_cast<std::size_t>(c->request_)].content_encoding =
-        lower(c->header_value_);
+  const std::string field = lower(c->header_field_);
+  RequestRecord& r = c->user_.page_.requests[static_cast<std::size_t>(c->request_)];
+  if (field == "content-encoding") {
+    r.content_encoding = lower(c->header_value_);
+  } else if (field == "cache-status" || field == "x-cache-status") {
+    r.cache_status = c->header_value_;
   }
   return 0;
 }
@@ -277,12 +289,13 @@ void VirtualUser::begin_page() {
   uv_timer_start(&page_timer_, on_page_timeout, static_cast<std::uint64_t>(o.timeout_s * 1000), 0);
   pump();
   if (o.preconnect) {
-    // Like Chrome's loading predictor: at navigation start, in parallel with the HTML's own
-    // connection, preconnect as many connections as this page needed last time. (Preconnecting
-    // only when the HTML's head arrived cost every page one more round trip than a browser
-    // needs: handshake, HTML, handshake, subresources.)
+    // Like Chrome's loading predictor at navigation start, in parallel with the HTML's own
+    // connection: on a first visit one more connection (Chrome preconnects at least 2 sockets to
+    // the main frame's origin even with no history: kMinSockets in
+    // chrome/browser/predictors/loading_predictor.cc), on a repeat visit as many as the page
+    // needed last time (standing in for the sockets Chrome keeps from the previous page).
     const auto it = learned_.find(page_.page);
-    if (it != learned_.end()) open_connections(it->second);
+    open_connections(it != learned_.end() ? std::max<std::size_t>(it->second, 1) : 1);
   }
 }
 
@@ -360,8 +373,10 @@ void VirtualUser::request_failed(Connection& c, const std::string& error) {
   const int idx = c.request_;
   c.request_ = -1;
   RequestRecord& r = page_.requests[static_cast<std::size_t>(idx)];
-  // A browser retries once when a reused keep-alive connection closes before any response byte.
-  if (c.reused_ && r.bytes == 0 && r.retries == 0) {
+  // A browser retries once when a reused keep-alive connection, or a preconnected one that sat
+  // idle (a server may close it: ghala after header_read, 10 s from accept), closes before any
+  // response byte.
+  if ((c.reused_ || c.idle_before_use_) && r.bytes == 0 && r.retries == 0) {
     r.retries++;
     pending_.push_front(idx);
     return;

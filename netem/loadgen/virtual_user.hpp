@@ -35,6 +35,19 @@ struct RunContext {
 
 class VirtualUser;
 
+// One request's bytes and its libuv write request, owned by libuv from uv_write to the write
+// callback. Each request has its own: the callback of a completed write runs only on the loop's
+// next iteration, and under load one iteration can span the whole round trip, so the response
+// (and the next request on the connection) can come before it. Reusing one uv_write_t per
+// connection then put a queued request into libuv's write queue twice and crashed the
+// generator (news page, 1000 users).
+class Connection;
+struct PendingWrite {
+  uv_write_t req{};  // req.data points back to this PendingWrite
+  std::string data;
+  Connection* conn = nullptr;
+};
+
 // One keep-alive HTTP/1.1 connection of a user; one request at a time (no pipelining, as browsers).
 class Connection {
  public:
@@ -64,10 +77,8 @@ class Connection {
   int id_;
   uv_tcp_t tcp_{};
   uv_connect_t connect_req_{};
-  uv_write_t write_req_{};
   llhttp_t parser_{};
   llhttp_settings_t settings_{};
-  std::string out_;
   std::string header_field_;
   std::string header_value_;
   bool in_value_ = false;
@@ -76,6 +87,9 @@ class Connection {
   bool closing_ = false;
   bool initialised_ = false;
   bool reused_ = false;
+  // Connected and left idle before its first request (a preconnect): Chrome counts such an
+  // "unused idle" socket as reused for its one retry (HttpStreamParser::IsConnectionReused).
+  bool idle_before_use_ = false;
   bool message_done_ = false;
   bool keep_alive_ = true;
   double connect_start_ms_ = 0;

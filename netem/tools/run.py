@@ -3,8 +3,9 @@
 
 usage: netem/run PROFILE [--users N] [--duration S] [--scenario direct|cold|warm|origin-down ...]
                  [--backhaul PROFILE] [--page news|demo|PATH ...] [--ramp S] [--think S]
-                 [--pages-per-user N] [--hints H] [--edge ghala|nginx]
+                 [--pages-per-user N] [--hints H] [--edge ghala|nginx] [--origin-down cut|stop]
                  [--edge-cmd CMD --edge-config FILE] [--emulator auto|userspace|tc]
+                 [--lag-bound-ms MS] [--loadgen-lag-bound-ms MS]
                  [--build-dir DIR] [--no-build] [--out DIR]
 """
 import argparse
@@ -45,10 +46,15 @@ def parse_args(argv):
     p.add_argument("--grace", type=float, default=None, help="default: 3x the page bound + 30 s")
     p.add_argument("--hints", default="")
     p.add_argument("--edge", choices=("ghala", "nginx"), default="ghala",
-                   help="the edge of cold and warm (origin-down always uses nginx for now)")
+                   help="the edge of cold, warm and origin-down")
+    p.add_argument("--origin-down", choices=("cut", "stop"), default="cut",
+                   help="origin-down: cut the backhaul in the emulator (packets vanish: the edge "
+                        "sees connect and first-byte timeouts), or stop the origin (refused)")
     p.add_argument("--edge-cmd", default=None)
     p.add_argument("--edge-config", default=None)
     p.add_argument("--lag-bound-ms", type=float, default=2.0)
+    p.add_argument("--loadgen-lag-bound-ms", type=float, default=20.0,
+                   help="the load generator's loop lag p99 above which the run is invalid")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build-netem-run"),
                    help="a meson build directory of the repository root")
     p.add_argument("--no-build", action="store_true",
@@ -97,6 +103,10 @@ class Emulator:
                 raise RuntimeError(f"emulator did not start (see {log.name})")
             time.sleep(0.02)
         topo.configure_tuns()
+
+    def cut_backhaul(self):
+        """From now on every backhaul packet is dropped (counted as outage drops)."""
+        self.proc.send_signal(signal.SIGUSR1)
 
     def stop(self) -> dict | None:
         if self.proc and self.proc.poll() is None:
@@ -160,8 +170,11 @@ def run_scenario(name, topo, prof, backhaul, args, run_dir, build, origin_holder
                         60, 0, 0, 30, zone="edge", log=log)
         if name == "origin-down":
             time.sleep(2.5)  # let the 2 s freshness lapse, so every hit is a stale one
-            origin.stop()
-            origin_holder["origin"] = None
+            if args.origin_down == "cut":
+                emu.cut_backhaul()
+            else:
+                origin.stop()
+                origin_holder["origin"] = None
         target = topology.ORIGIN_ADDR if name == "direct" else topology.EDGE_ADDR
         grace = args.grace if args.grace is not None else 3 * page_bound_s(prof) + 30
         started = time.time()
@@ -187,9 +200,6 @@ def binary(build_dir, which):
 
 
 def edge_kind(args, scenario):
-    """origin-down needs stale-if-error / grace, not yet in ghala's request path: nginx for now."""
-    if scenario == "origin-down":
-        return "nginx"
     if args.edge_cmd:
         return "cmd"
     return args.edge
@@ -253,9 +263,6 @@ def main(argv):
     if missing:
         print(f"netem: not built: {', '.join(missing)}", file=sys.stderr)
         return 2
-    if "origin-down" in args.scenario:
-        print("netem: origin-down runs on the nginx edge (ghala has no stale-if-error yet)",
-              file=sys.stderr)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = args.out or os.path.join(NETEM, "results", f"{stamp}-{prof.name}-{args.users}u")
     os.makedirs(run_dir, exist_ok=True)

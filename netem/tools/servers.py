@@ -5,8 +5,8 @@ The origin is nginx-light serving config/demo-site at / and netem/pages at /news
 edge is pluggable: ghala by default (`BUILD/src/ghala --config {config} --ready-file {ready}` with
 netem/edge/ghala.yaml), nginx-light as a caching reverse proxy (`--edge nginx`), or any command
 (`--edge-cmd`), with {config} rendered from `--edge-config` (placeholders {listen_addr},
-{listen_port}, {origin_addr}, {origin_port}, {cache_dir}, {valid}) and readiness taken from the
-ready file.
+{listen_port}, {origin_addr}, {origin_port}, {cache_dir}, {valid}, {grace}) and readiness taken
+from the ready file.
 """
 import os
 import shlex
@@ -151,7 +151,8 @@ def start_edge(topo, run_dir, name, valid="10m", kind="ghala", build_dir=None, e
         s.wait_port(topology.EDGE_ADDR, 80)
         return s
     values = dict(listen_addr="0.0.0.0", listen_port=80, origin_addr=topology.ORIGIN_ADDR,
-                  origin_port=80, cache_dir=os.path.join(s.dir, "cache"), valid=valid)
+                  origin_port=80, cache_dir=os.path.join(s.dir, "cache"), valid=valid,
+                  grace="1h")
     config = os.path.join(s.dir, "edge.conf")
     if edge_config:
         with open(edge_config, encoding="utf-8") as f:

@@ -116,14 +116,22 @@ def plan(prof, backhaul, users: int, run_id: str) -> dict:
     }
     schedule = []
     for start, end in bh.outages:
-        for zone, d, direction in (("router", dev["origin"][1], bh.up),
-                                   ("origin", dev["origin"][0], bh.down)):
-            base = ["qdisc", "change", "dev", d, "parent", "1:10", "handle", "10:", "netem"]
-            schedule.append((start, zone, base + netem_args(direction, False) +
-                             ["loss", "random", "100%"]))
-            schedule.append((end, zone, base + netem_args(direction)))
+        schedule += [(start, zone, argv) for zone, argv in backhaul_state_commands(dev, bh, False)]
+        schedule += [(end, zone, argv) for zone, argv in backhaul_state_commands(dev, bh, True)]
     schedule.sort(key=lambda x: x[0])
-    return {"commands": cmds, "schedule": schedule}
+    return {"commands": cmds, "schedule": schedule,
+            "cut": backhaul_state_commands(dev, bh, False)}
+
+
+def backhaul_state_commands(dev, bh, up: bool) -> list:
+    """[(zone, argv)] turning both backhaul qdiscs into a 100 % loss (cut) or back (up)."""
+    out = []
+    for zone, d, direction in (("router", dev["origin"][1], bh.up),
+                               ("origin", dev["origin"][0], bh.down)):
+        base = ["qdisc", "change", "dev", d, "parent", "1:10", "handle", "10:", "netem"]
+        out.append((zone, base + (netem_args(direction) if up else
+                                  netem_args(direction, False) + ["loss", "random", "100%"])))
+    return out
 
 
 def link_commands(run_id: str, ns: dict) -> list:
@@ -202,6 +210,11 @@ class Tc:
             if self.stop_event.wait(max(0.0, self.started + at - time.time())):
                 return
             self._tc(zone, argv, check=False)
+
+    def cut_backhaul(self):
+        """Both backhaul directions lose every packet from now on (origin-down)."""
+        for zone, argv in self.plan["cut"]:
+            self._tc(zone, argv)
 
     def stop(self) -> dict:
         self.stop_event.set()

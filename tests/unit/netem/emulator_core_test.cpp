@@ -121,6 +121,20 @@ TEST_CASE("a backhaul outage drops packets inside its window only") {
   CHECK(h.core.counters().drop_outage == 1);
 }
 
+TEST_CASE("a backhaul cut drops every later backhaul packet, not the access traffic") {
+  Harness h(three_zones());
+  h.core.inject(0, Zone::Edge, ipv4("198.19.0.1", "198.19.1.1", 100));
+  h.core.cut_backhaul(10 * kMilli);  // the first packet is on the wire already: it gets through
+  h.core.inject(20 * kMilli, Zone::Edge, ipv4("198.19.0.1", "198.19.1.1", 100));
+  h.core.inject(3600 * kSecond, Zone::Origin, ipv4("198.19.1.1", "198.19.0.1", 100));
+  h.core.inject(3600 * kSecond, Zone::Users, ipv4("198.18.1.1", "198.19.0.1", 100));
+  h.drain();
+  CHECK(h.core.counters().drop_outage == 2);
+  REQUIRE(h.out.size() == 2);
+  CHECK(h.out[0].to == Zone::Origin);
+  CHECK(h.out[1].to == Zone::Edge);
+}
+
 TEST_CASE("packets to unknown addresses or non-IPv4 are counted, not forwarded") {
   Harness h(three_zones());
   h.core.inject(0, Zone::Users, ipv4("198.18.1.1", "10.0.0.1", 100));

@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 using namespace ghala::netem;
 
@@ -140,12 +142,76 @@ TEST_CASE("jitter with reordering keeps the mean delay") {
   CHECK(sum / n == doctest::Approx(100.0 * kMilli).epsilon(0.01));
 }
 
-TEST_CASE("observed rate counts only back-to-back exits") {
-  Link link(rate_only(1'000'000), 1);
-  link.note_exit(0, 1000, false);
-  link.note_exit(8 * kMilli, 1000, true);
-  link.note_exit(16 * kMilli, 1000, true);
-  link.note_exit(500 * kMilli, 1000, false);
+namespace {
+// Offers `n` packets of `bytes` at `now` (a burst) and notes each delivered one at its exit,
+// in exit order, `late(i)` after it was due: what the daemon does on a real clock.
+template <typename Late>
+void burst_and_exit(Link& link, int n, std::uint32_t bytes, Late late) {
+  std::vector<Offer> out;
+  for (int i = 0; i < n; ++i) {
+    const Offer o = link.offer(0, bytes);
+    if (o.verdict == Verdict::Deliver) out.push_back(o);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Offer& a, const Offer& b) { return a.exit_at < b.exit_at; });
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    link.note_exit(out[i].exit_at + late(i), out[i].exit_at, out[i].serialised_at, bytes,
+                   out[i].backlogged);
+  }
+}
+double observed_bps(const Link& link) {
+  return static_cast<double>(link.counters().rate_bytes) * 8e9 /
+         static_cast<double>(link.counters().rate_time);
+}
+}  // namespace
+
+TEST_CASE("observed rate counts only back-to-back packets") {
+  Link link(rate_only(1'000'000), 1);  // 1000 B = 8 ms
+  for (int i = 0; i < 3; ++i) {
+    const Offer o = link.offer(0, 1000);
+    link.note_exit(o.exit_at, o.exit_at, o.serialised_at, 1000, o.backlogged);
+  }
+  const Offer idle = link.offer(500 * kMilli, 1000);  // the link drained: not back-to-back
+  link.note_exit(idle.exit_at, idle.exit_at, idle.serialised_at, 1000, idle.backlogged);
   CHECK(link.counters().rate_bytes == 2000);
   CHECK(link.counters().rate_time == 16 * kMilli);
+}
+
+TEST_CASE("observed rate is the configured rate under jitter without reordering") {
+  LinkConfig c = rate_only(1'600'000);  // 1500 B = 7.5 ms, jitter 4x that
+  c.delay = 150 * kMilli;
+  c.jitter = 30 * kMilli;
+  Link link(c, 7);
+  burst_and_exit(link, 2000, 1500, [](std::size_t) { return Nanos{0}; });
+  CHECK(link.counters().rate_bytes == 1999 * 1500);
+  CHECK(observed_bps(link) == doctest::Approx(1'600'000.0).epsilon(0.001));
+}
+
+TEST_CASE("observed rate is the configured rate under jitter with reordering") {
+  LinkConfig c = rate_only(1'600'000);
+  c.delay = 150 * kMilli;
+  c.jitter = 30 * kMilli;
+  c.allow_reorder = true;
+  Link link(c, 7);
+  burst_and_exit(link, 2000, 1500, [](std::size_t) { return Nanos{0}; });
+  // Only packets that leave right after their predecessor on the wire count; those are enough.
+  CHECK(link.counters().rate_bytes > 0);
+  CHECK(observed_bps(link) == doctest::Approx(1'600'000.0).epsilon(0.001));
+}
+
+TEST_CASE("observed rate skips a packet whose predecessor on the wire was lost") {
+  LinkConfig c = rate_only(1'600'000);
+  c.delay = 150 * kMilli;
+  c.loss = 0.2;
+  Link link(c, 11);
+  burst_and_exit(link, 2000, 1500, [](std::size_t) { return Nanos{0}; });
+  // Counting the gap across a lost packet would read 20 % slow (airtime without bytes).
+  CHECK(observed_bps(link) == doctest::Approx(1'600'000.0).epsilon(0.001));
+}
+
+TEST_CASE("observed rate shows the daemon's growing lateness") {
+  Link link(rate_only(1'000'000), 1);  // 1000 B = 8 ms
+  // Each exit 2 ms later than the one before: 10 ms per 8 ms of airtime, 0.8 Mbit/s seen.
+  burst_and_exit(link, 100, 1000, [](std::size_t i) { return static_cast<Nanos>(i) * 2 * kMilli; });
+  CHECK(observed_bps(link) == doctest::Approx(800'000.0).epsilon(0.001));
 }

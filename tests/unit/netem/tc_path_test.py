@@ -74,6 +74,14 @@ class CommandLines(unittest.TestCase):
         self.assertNotIn("100%", s[2][2])
         self.assertEqual({x[1] for x in s}, {"router", "origin"})
 
+    def test_cut_is_a_full_loss_on_both_backhaul_directions(self):
+        plan = tc_path.plan(self.p3g, profiles.load("backhaul-eu"), 1, "x")
+        cut = [(zone, " ".join(c)) for zone, c in plan["cut"]]
+        self.assertEqual([z for z, _ in cut], ["router", "origin"])
+        for _, c in cut:
+            self.assertIn("qdisc change", c)
+            self.assertTrue(c.endswith("loss random 100%"), c)
+
     def test_veths_routes_and_one_segment_per_skb(self):
         ns = {z: f"ns-{z}" for z in ("users", "edge", "origin", "router")}
         c = joined(tc_path.link_commands("x", ns))
