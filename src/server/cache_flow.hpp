@@ -158,6 +158,10 @@ class CacheFlow {
   // The origin failed (fwd_status: its 5xx status, or 0 when no response came). The stale object
   // to serve instead, when the error fallback allows it (Cache-Status set for it), else null.
   cache::ObjectPtr stale_on_error(int fwd_status);
+  // A stale object may answer if the origin fails (stale-if-error, grace).
+  bool has_error_fallback() const noexcept {
+    return stored_ && fallback_ != cache::ErrorFallback::None;
+  }
   // Body bytes as they are relayed to the client. A leader returns the piece it stored and
   // published (the caller relays that instead of a copy); otherwise null.
   cache::Chunk on_body(std::string_view data);

@@ -70,7 +70,9 @@ bool ClientConn::accept(uv_stream_t* listener) {
     peer_ip_ = ip;
   }
   start_reading();
-  arm(TimerMode::HeaderRead);
+  // Until its first byte a new connection is idle, like a kept-alive one: browsers open
+  // connections ahead of need (preconnect), and header_read starts with the request's first byte.
+  arm(TimerMode::Idle);
   return true;
 }
 

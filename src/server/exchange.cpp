@@ -600,10 +600,20 @@ void Exchange::fetch() {
 void Exchange::fetch_http(const upstream::UpstreamPool* exclude, bool fresh) {
   const auto& up = snap_->config->upstreams[route_->upstream_index];
   auto& pools = client_->worker().pools_for(*snap_, route_->upstream_index, scratch_pools_);
-  pool_ = upstream::pick_server(pools, up.balance, uv_now(client_->worker().loop()), exclude);
+  const auto now_ms = uv_now(client_->worker().loop());
+  pool_ = upstream::pick_server(pools, up.balance, now_ms, exclude);
   if (!pool_) {
     error_ = "upstream_no_server";
     serve_stale_or(0, 502, "no upstream server available\n");
+    return;
+  }
+  // pick_server returns a suspect server only when every server is suspect (each failed within
+  // the last few seconds: the backhaul is down). A request that may be answered stale does not
+  // wait for another timeout: it is answered now. Others still try, which is also what probes
+  // the origin's return.
+  if (attempts_ == 0 && pool_->suspect(now_ms) && cache_.has_error_fallback()) {
+    error_ = "upstream_suspect";
+    serve_stale_or(0, 502, "upstream unavailable\n");
     return;
   }
   ++attempts_;

@@ -107,8 +107,8 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
     // Report on the next loop turn: the caller is in the middle of writing the request.
     write_failed_ = true;
     arm_timer(config::Millis(0), UpstreamErrorKind::Reset);
-  } else if (outcome == WriteOutcome::Queued && !request_complete_ && !uv_is_active(
-                 reinterpret_cast<const uv_handle_t*>(&timer_))) {
+  } else if (outcome == WriteOutcome::Queued && !request_complete_ &&
+             !uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_))) {
     // The origin is not taking the request (body) as fast as it comes: bound the wait.
     arm_timer(pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
   }
@@ -284,7 +284,11 @@ void UpstreamConn::arm_timer(config::Millis timeout, UpstreamErrorKind kind) {
 
 void UpstreamConn::fail(UpstreamErrorKind kind) {
   if (state_ == State::Closing) return;
-  if (state_ == State::Connecting) pool_->mark_failed(uv_now(tcp_.loop));
+  // A server that cannot be reached, or that took a request and did not answer within the
+  // first-byte timeout, is suspect for a while (passive health, see UpstreamPool::suspect).
+  if (state_ == State::Connecting || kind == UpstreamErrorKind::FirstByteTimeout) {
+    pool_->mark_failed(uv_now(tcp_.loop));
+  }
   pool_->metrics().error(kind);
   UpstreamListener* l = listener_;
   const bool got_bytes = response_started_;

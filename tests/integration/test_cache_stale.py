@@ -106,6 +106,29 @@ class StaleIfErrorTest(StaleTestCase):
         for _ in range(2):
             self.assertStale(self.fetch(target), "stale-if-error", f"{path} #1\n".encode())
 
+    def test_stale_answers_at_once_while_every_origin_server_is_failing(self):
+        g, o = self.proxy()
+        path = "/counter/suspect"
+        target = url(path, cc("max-age=1, stale-if-error=600"))
+        body = f"{path} #1\n".encode()
+        self.fetch(target)
+        time.sleep(EXPIRE_WAIT)
+        o.stop()
+        refused = lambda: g.metrics().value(harness.UPSTREAM_ERRORS, upstream="o",
+                                            kind="connect_refused")
+        self.assertStale(self.fetch(target), "stale-if-error", body)  # tried: refused
+        after_first = refused()
+        self.assertGreaterEqual(after_first, 1)
+        # Within the next 5 s the only server is suspect: no connect attempt, stale at once.
+        for _ in range(3):
+            self.assertStale(self.fetch(target), "stale-if-error", body)
+        self.assertEqual(refused(), after_first, "stale requests must not try the failing origin")
+        # A request with nothing stale to fall back on still tries (and so probes the origin).
+        self.assertEqual(self.fetch(url("/counter/fresh-miss")).status, 502)
+        self.assertEqual(refused(), after_first + 1)
+        suspect = lambda: [l.get("error") for l in g.access_log_lines()].count("upstream_suspect")
+        wait_until(lambda: suspect() == 3, 10, "three access-log lines with upstream_suspect")
+
     def test_stale_if_error_replaces_an_origin_503(self):
         g, o = self.proxy()
         path = "/counter/sie503"

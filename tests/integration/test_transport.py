@@ -1,5 +1,6 @@
 """Client-side transport: keep-alive, pipelining, connection close, timeouts, max_connections."""
 import socket
+import time
 
 import harness
 from harness import GhalaTestCase, RawConn, base_config, http_upstream, wait_until, TIMEOUTS
@@ -71,6 +72,14 @@ class TransportTest(GhalaTestCase):
         self.assertTrue(closed, "connection left open after 408")
         wait_until(lambda: g.metrics().value(TIMEOUTS, kind="header_read") == before + 1, 10,
                    "ghala_timeouts_total{kind=\"header_read\"} to count the timeout")
+
+    def test_new_connection_waits_keepalive_idle_not_header_read_for_its_first_byte(self):
+        # Browsers preconnect: a connection may stay silent before its first request.
+        g, _ = self.proxy_with_origin(timeouts={"header_read": "1s", "keepalive_idle": "60s"})
+        with RawConn(g.port) as c:
+            time.sleep(2.5)  # the scenario: silent for longer than header_read
+            c.send(GET % b"/status/200")
+            self.assertEqual(c.read_response().status, 200)
 
     def test_idle_keepalive_connection_is_closed_without_response(self):
         g, _ = self.proxy_with_origin(timeouts={"keepalive_idle": "1s"})

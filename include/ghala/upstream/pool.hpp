@@ -146,8 +146,10 @@ class UpstreamPool {
   const config::Upstream& settings() const noexcept { return settings_; }
   observe::UpstreamMetrics& metrics() noexcept { return *metrics_; }
 
-  // Passive health: a server that refused or timed out a connect is skipped for a short while
-  // when another server can take the request.
+  // Passive health: a server that refused or timed out a connect, or did not answer a request
+  // within the first-byte timeout, is skipped for a short while when another server can take the
+  // request; a request that may be answered stale is answered stale at once when every server is
+  // suspect (server/exchange.cpp, fetch_http).
   bool suspect(std::uint64_t now_ms) const noexcept { return now_ms < suspect_until_ms_; }
   void mark_failed(std::uint64_t now_ms) noexcept { suspect_until_ms_ = now_ms + kSuspectMs; }
   static constexpr std::uint64_t kSuspectMs = 5000;
