@@ -448,6 +448,12 @@ class MetricsImpl final : public Metrics {
     if (i < cache_lookups_.size()) cache_lookups_[i]->Increment();
   }
   void cache_waiting(int delta) noexcept override { cache_waiting_->Increment(delta); }
+  void cache_served_bytes(bool from_cache, std::uint64_t n) noexcept override {
+    cache_served_[from_cache ? 0 : 1]->Increment(static_cast<double>(n));
+  }
+  void cache_origin_fetch(bool background) noexcept override {
+    origin_fetches_[background ? 1 : 0]->Increment();
+  }
   void cache_tier_source(CacheTier tier, std::function<CacheTierStats()> source) override {
     const auto i = static_cast<std::size_t>(tier);
     if (i >= kCacheTiers) return;
@@ -530,6 +536,8 @@ class MetricsImpl final : public Metrics {
 
   Gauge* connections_open_ = nullptr;
   Gauge* cache_waiting_ = nullptr;
+  std::array<Counter*, 2> cache_served_{};    // [cache, origin]
+  std::array<Counter*, 2> origin_fetches_{};  // [foreground, background]
   Counter* connections_total_ = nullptr;
   Counter* connections_rejected_ = nullptr;
   std::array<Counter*, kTimeoutKinds> timeouts_{};
@@ -626,6 +634,14 @@ void MetricsImpl::build() {
   cache_waiting_ = &family(prometheus::BuildGauge(), r, "ghala_cache_coalesce_waiting",
                            "Requests waiting for another request's fetch of the same key.")
                         .Add({});
+  auto& served = family(prometheus::BuildCounter(), r, "ghala_cache_served_bytes_total",
+                        "Response body bytes of cacheable-route requests, by source.");
+  cache_served_[0] = &served.Add({{"source", "cache"}});
+  cache_served_[1] = &served.Add({{"source", "origin"}});
+  auto& fetches = family(prometheus::BuildCounter(), r, "ghala_cache_origin_fetches_total",
+                         "Origin requests made for cacheable requests, by kind.");
+  origin_fetches_[0] = &fetches.Add({{"kind", "foreground"}});
+  origin_fetches_[1] = &fetches.Add({{"kind", "background"}});
   auto& purges = family(prometheus::BuildCounter(), r, "ghala_cache_purges_total",
                         "Purge API requests that ran, by kind (url, prefix, tag) and mode.");
   auto& purged = family(prometheus::BuildCounter(), r, "ghala_cache_purged_objects_total",

@@ -430,6 +430,7 @@ void Exchange::on_coalesced_wake() {
 void Exchange::start_coalesced_stream(const cache::StoredObject& stored, bool length_known) {
   end_lock_wait();  // no lock timeout once the response started
   coalesced_streaming_ = true;
+  served_from_cache_ = true;
   cache_.coalesced_hit(stored);
   phase_ = Phase::Deliver;
   http::ResponseHead head;
@@ -492,6 +493,7 @@ void Exchange::pump_coalesced() {
 // cache and queued by reference; for a range only the partial first and last chunks are copied.
 void Exchange::serve_hit(cache::ObjectPtr object) {
   phase_ = Phase::Deliver;
+  served_from_cache_ = true;
   http::ResponseHead head;
   head.status = object->status;
   cache_.hit_headers(*object, head.headers);
@@ -615,6 +617,9 @@ void Exchange::fetch_http(const upstream::UpstreamPool* exclude, bool fresh) {
     error_ = "upstream_suspect";
     serve_stale_or(0, 502, "upstream unavailable\n");
     return;
+  }
+  if (attempts_ == 0 && cache_.cacheable_request()) {
+    observe::Metrics::get().cache_origin_fetch(false);
   }
   ++attempts_;
   upstream_addr_ = pool_->address_text();
@@ -798,7 +803,9 @@ void Exchange::send_response_head(http::ResponseHead& head, bool body_follows, b
   }
   // The head waits in out_head_ so that it leaves with the first body bytes in one write
   // (see send_to_client); it is flushed alone at the end of an upstream read at the latest.
+  const std::size_t before = out_head_.size();
   http::serialize_response_head(head, out_head_);
+  head_bytes_ += out_head_.size() - before;
   head_sent_ = true;
   chunked_out_ = chunked;
   response_body_allowed_ = body_follows;
@@ -1100,8 +1107,18 @@ void Exchange::log() {
   } else {
     snap_->invalid_metrics->observe(req_.method, status, duration);
   }
+  const std::uint64_t bytes_sent = client_->take_bytes_out();
+  const std::uint64_t bytes_received = client_->take_bytes_in();
   if (looked_up_) {
-    observe::Metrics::get().cache_lookup(to_lookup(cache_.result()));
+    auto& m = observe::Metrics::get();
+    m.cache_lookup(to_lookup(cache_.result()));
+    // Body bytes (all sent but the head) by where they came from: the cache saves backhaul.
+    const std::uint64_t body = bytes_sent > head_bytes_ ? bytes_sent - head_bytes_ : 0;
+    if (served_from_cache_) {
+      m.cache_served_bytes(true, body);
+    } else if (upstream_status_ > 0) {
+      m.cache_served_bytes(false, body);
+    }
   }
   auto& writer = client_->worker().access_log();
   if (!writer.enabled()) return;
@@ -1112,8 +1129,8 @@ void Exchange::log() {
   r.host = host_;
   r.target = target_;
   r.status = status;
-  r.bytes_sent = client_->take_bytes_out();
-  r.bytes_received = client_->take_bytes_in();
+  r.bytes_sent = bytes_sent;
+  r.bytes_received = bytes_received;
   r.duration_s = duration;
   r.upstream_connect_s = upstream_connect_s_;
   r.upstream_head_s = upstream_head_s_;

@@ -153,9 +153,11 @@ class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
   std::size_t route_index_ = 0;
 
   CacheFlow cache_;
-  bool looked_up_ = false;     // reached the Lookup phase (for the cache metric)
-  bool serve_stored_ = false;  // a 304 refreshed the stored object: serve it on completion
-  WaitTokenPtr wait_;          // waiting for (or streaming from) another request's fetch
+  bool looked_up_ = false;          // reached the Lookup phase (for the cache metric)
+  bool serve_stored_ = false;       // a 304 refreshed the stored object: serve it on completion
+  bool served_from_cache_ = false;  // the body came from a stored object (or a coalesced fetch)
+  std::uint64_t head_bytes_ = 0;    // response head bytes, for the body-bytes metric
+  WaitTokenPtr wait_;               // waiting for (or streaming from) another request's fetch
   std::uint64_t lock_deadline_ms_ = 0;
   bool lock_waiting_ = false;  // counted in the waiting gauge, subject to the lock timeout
   bool coalesced_streaming_ = false;

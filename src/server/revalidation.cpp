@@ -117,6 +117,7 @@ void BackgroundRevalidation::fetch() {
     return;
   }
   start_ns_ = uv_hrtime();
+  observe::Metrics::get().cache_origin_fetch(true);
   bool ready = false;
   conn_ = pool_->acquire(this, false, &ready);
   if (ready) send();  // otherwise on_upstream_connected (errors are always reported later)

@@ -69,6 +69,10 @@ class CoalesceTest(CacheTestCase):
         self.assertEqual(m.value(LOOKUPS, result="coalesced") + m.value(LOOKUPS, result="hit"),
                          99)
         self.assertGreater(m.value(LOOKUPS, result="coalesced"), 0)
+        self.assertEqual(m.value("ghala_cache_origin_fetches_total", kind="foreground"), 1)
+        n = len(b"/counter/cold #1\n")
+        self.assertEqual(m.value("ghala_cache_served_bytes_total", source="origin"), n)
+        self.assertEqual(m.value("ghala_cache_served_bytes_total", source="cache"), 99 * n)
         # The key is stored: the next request is a plain hit.
         self.assertHit(self.fetch(target))
 

@@ -124,6 +124,12 @@ class Metrics {
   virtual void timeout(TimeoutKind kind) noexcept = 0;
   virtual void parse_error(ParseErrorKind kind) noexcept = 0;
   virtual void cache_lookup(CacheLookup result) noexcept = 0;
+  // Response body bytes of a request that reached Lookup: from a stored object (or a coalesced
+  // fetch) or relayed from the origin.
+  virtual void cache_served_bytes(bool from_cache, std::uint64_t n) noexcept = 0;
+  // The cache went to the origin for a cacheable request (background: a stale-while-revalidate
+  // revalidation without a client).
+  virtual void cache_origin_fetch(bool background) noexcept = 0;
   // A request started (+1) or stopped (-1) waiting for another request's fetch (coalescing).
   virtual void cache_waiting(int delta) noexcept = 0;
   // A purge request of the purge API that ran (refused requests are not counted), and the
