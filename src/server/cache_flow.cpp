@@ -1,6 +1,7 @@
 #include "server/cache_flow.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <ctime>
 
@@ -80,6 +81,41 @@ std::vector<std::string> omitted_by(const cache::ResponseDirectives& d) {
     out.insert(out.end(), d.no_cache.fields.begin(), d.no_cache.fields.end());
   }
   return out;
+}
+
+// What a hit parses from a stored object's headers: the effective directives (RFC 9213 targeted
+// fields or Cache-Control) and the freshness facts (Date, Expires, Last-Modified). Stored objects
+// are immutable, so each worker keeps the last results in a small direct-mapped table instead of
+// parsing the same headers on every hit (about a sixth of a 1 KiB hit's instructions). A slot
+// names its object by a weak_ptr compared by owner: the control block cannot be reused while the
+// slot holds it, so a new object (a 304 refresh or a soft purge publishes a copy with the same
+// id) never matches an old slot. Only the object's shell stays allocated until the slot is
+// reused. The targeted field names come from the config: when they change, the table is cleared.
+struct ParsedStored {
+  std::weak_ptr<const cache::StoredObject> object;
+  cache::EffectiveDirectives eff;
+  cache::FreshnessFacts facts;  // its expires view points into the object's headers
+};
+
+const ParsedStored& parsed_stored(const cache::ObjectPtr& obj,
+                                  const std::vector<std::string>& targeted_fields) {
+  struct Memo {
+    std::vector<std::string> targeted_fields;
+    std::array<ParsedStored, 64> slots;
+  };
+  thread_local Memo memo;
+  if (memo.targeted_fields != targeted_fields) {
+    memo.targeted_fields = targeted_fields;
+    memo.slots = {};
+  }
+  auto& slot = memo.slots[obj->id % memo.slots.size()];
+  if (slot.object.owner_before(obj) || obj.owner_before(slot.object)) {
+    slot.eff = cache::effective_directives(obj->headers, targeted_fields);
+    slot.facts = cache::freshness_facts(obj->headers, obj->status, obj->timings.response_time,
+                                        slot.eff.use_expires);
+    slot.object = obj;
+  }
+  return slot;
 }
 
 }  // namespace
@@ -174,10 +210,9 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
   const auto* response_rule = config::match_response_rule(route.cache_rules, match_, chosen->status,
                                                           chosen->headers.get("Content-Type"));
   const auto policy = config::cache_policy(cfg.cache, response_rule);
-  const auto eff = cache::effective_directives(chosen->headers, cfg.cache.targeted_fields);
-  const auto directives = config::rule_directives(eff.directives, response_rule);
-  const auto facts = cache::freshness_facts(chosen->headers, chosen->status,
-                                            chosen->timings.response_time, eff.use_expires);
+  const auto& parsed = parsed_stored(chosen, cfg.cache.targeted_fields);
+  const auto directives = config::rule_directives(parsed.eff.directives, response_rule);
+  const auto& facts = parsed.facts;
   const auto ttl = config::effective_ttl(cache::freshness_lifetime(directives, facts, policy),
                                          chosen->status, response_rule);
   cache::ReuseFacts reuse;
