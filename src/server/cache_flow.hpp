@@ -88,6 +88,8 @@ class CacheFlow {
 
   // Headers for a response served from `obj` (Age, Cache-Status, Content-Length).
   void hit_headers(const cache::StoredObject& obj, http::HeaderMap& out) const;
+  // The same three fields serialised ("Name: value\r\n" each), for a head built as text.
+  void append_hit_fields(const cache::StoredObject& obj, std::string& out) const;
 
   CacheResult result() const noexcept { return result_; }
   bool cacheable_request() const noexcept { return enabled_; }

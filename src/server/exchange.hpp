@@ -35,11 +35,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ghala/core/buffer.hpp"
 #include "ghala/http/message.hpp"
 #include "ghala/http/parser.hpp"
+#include "ghala/http/range.hpp"
 #include "ghala/upstream/pool.hpp"
 #include "server/cache_flow.hpp"
 #include "server/snapshot.hpp"
@@ -94,6 +96,9 @@ class Exchange final : public upstream::UpstreamListener {
   void fetch_dir();
   void serve_admin();
   void serve_hit(cache::ObjectPtr object);
+  void send_hit_head(const cache::StoredObject& object, std::string_view stored, bool has_date,
+                     bool body_follows);
+  void send_hit_body(const cache::StoredObject& object, http::ByteRange range);
   void serve_stale_or(int fwd_status, int status, std::string_view body);
   void prepare_upstream_head();
   void send_upstream_head();
