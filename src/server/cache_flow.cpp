@@ -17,6 +17,7 @@
 #include "ghala/config/cache_key.hpp"
 #include "ghala/config/rule_freshness.hpp"
 #include "server/disk_io.hpp"
+#include "server/object_memo.hpp"
 
 namespace ghala::server {
 
@@ -104,6 +105,30 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces, std::uint64_t 
   }
   if (!chunk.empty()) out.push_back(std::make_shared<const std::string>(std::move(chunk)));
   return out;
+}
+
+// What a hit parses from a stored object's headers: the effective directives (RFC 9213 targeted
+// fields or Cache-Control) and the freshness facts (Date, Expires, Last-Modified), memoised per
+// worker (server/object_memo.hpp) instead of parsed on every hit: about a sixth of a 1 KiB hit's
+// instructions. They depend on the configured targeted fields too: a change clears the memo.
+struct ParsedStored {
+  cache::EffectiveDirectives eff;
+  cache::FreshnessFacts facts;  // its expires view points into the object's headers
+};
+
+const ParsedStored& parsed_stored(const cache::ObjectPtr& obj,
+                                  const std::vector<std::string>& targeted_fields) {
+  thread_local std::vector<std::string> memo_fields;
+  thread_local ObjectMemo<ParsedStored> memo;
+  if (memo_fields != targeted_fields) {
+    memo_fields = targeted_fields;
+    memo.clear();
+  }
+  return memo.get(obj, [&](ParsedStored& p) {
+    p.eff = cache::effective_directives(obj->headers, targeted_fields);
+    p.facts = cache::freshness_facts(obj->headers, obj->status, obj->timings.response_time,
+                                     p.eff.use_expires);
+  });
 }
 
 }  // namespace
@@ -325,10 +350,9 @@ cache::ObjectPtr CacheFlow::decide(const Snapshot& snap, const http::RequestHead
   const auto* response_rule = config::match_response_rule(route.cache_rules, match_, chosen->status,
                                                           chosen->headers.get("Content-Type"));
   const auto policy = config::cache_policy(cfg.cache, response_rule);
-  const auto eff = cache::effective_directives(chosen->headers, cfg.cache.targeted_fields);
-  const auto directives = config::rule_directives(eff.directives, response_rule);
-  const auto facts = cache::freshness_facts(chosen->headers, chosen->status,
-                                            chosen->timings.response_time, eff.use_expires);
+  const auto& parsed = parsed_stored(chosen, cfg.cache.targeted_fields);
+  const auto directives = config::rule_directives(parsed.eff.directives, response_rule);
+  const auto& facts = parsed.facts;
   const auto ttl = config::effective_ttl(cache::freshness_lifetime(directives, facts, policy),
                                          chosen->status, response_rule);
   cache::ReuseFacts reuse;
@@ -414,11 +438,25 @@ CacheFlow CacheFlow::for_background() const {
   return f;
 }
 
+// The stored fields in order without Age and Content-Length, then those two and Cache-Status:
+// the same result as copying and set(), without rescanning and shifting the copy (hit path).
 void CacheFlow::hit_headers(const cache::StoredObject& obj, http::HeaderMap& out) const {
-  out = obj.headers;
-  out.set("Age", std::to_string(std::max<std::int64_t>(0, hit_age_)));
-  out.set("Content-Length", std::to_string(obj.body_size));
+  auto& fields = out.fields();
+  fields.clear();
+  fields.reserve(obj.headers.size() + 6);  // + Age, Content-Length, Cache-Status, Via, Date, id
+  for (const auto& h : obj.headers) {
+    if (http::iequals(h.name, "Age") || http::iequals(h.name, "Content-Length")) continue;
+    fields.push_back(h);
+  }
+  out.add("Age", std::to_string(std::max<std::int64_t>(0, hit_age_)));
+  out.add("Content-Length", std::to_string(obj.body_size));
   out.add("Cache-Status", cache::format_cache_status(status_));
+}
+
+void CacheFlow::append_hit_fields(const cache::StoredObject& obj, std::string& out) const {
+  out.append("Age: ").append(std::to_string(std::max<std::int64_t>(0, hit_age_)));
+  out.append("\r\nContent-Length: ").append(std::to_string(obj.body_size));
+  out.append("\r\nCache-Status: ").append(cache::format_cache_status(status_)).append("\r\n");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -173,6 +173,8 @@ class CacheFlow {
 
   // Headers for a response served from `obj` (Age, Cache-Status, Content-Length).
   void hit_headers(const cache::StoredObject& obj, http::HeaderMap& out) const;
+  // The same three fields serialised ("Name: value\r\n" each), for a head built as text.
+  void append_hit_fields(const cache::StoredObject& obj, std::string& out) const;
 
   // RFC 9111 §5.2.1.7: the client sent only-if-cached and nothing stored can answer without the
   // origin (a miss, or a stored object that needs validation): answer 504, do not forward.

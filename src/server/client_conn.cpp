@@ -2,6 +2,8 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
+
 #include "ghala/core/stream_write.hpp"
 #include "ghala/http/date.hpp"
 #include "ghala/http/serialize.hpp"
@@ -361,6 +363,12 @@ void ClientConn::on_write_done(int status, std::size_t bytes) {
 // ---------------------------------------------------------------------------------------------
 // Timers
 
+// One timer per connection, re-armed lazily: every request moves it through HeaderRead, None
+// and Idle (or WriteStall), and restarting a libuv timer each time (a heap removal and insertion)
+// cost more user CPU than anything else on a cache hit's path. So a mode only records its
+// deadline; the uv timer is started only when that deadline comes before the one it is due at,
+// and when it fires early, on_timer() starts it again for the rest. None leaves it running and
+// the firing does nothing. Timeouts fire when they did before.
 void ClientConn::arm(TimerMode mode) {
   timer_mode_ = mode;
   if (closing_) return;
@@ -368,7 +376,6 @@ void ClientConn::arm(TimerMode mode) {
   config::Millis timeout{0};
   switch (mode) {
     case TimerMode::None:
-      uv_timer_stop(&timer_);
       return;
     case TimerMode::HeaderRead:
       timeout = t.header_read;
@@ -386,13 +393,25 @@ void ClientConn::arm(TimerMode mode) {
       timeout = config::Millis(0);
       break;
   }
+  deadline_ms_ = uv_now(worker_->loop()) + static_cast<std::uint64_t>(timeout.count());
+  if (timer_due_ms_ == 0 || timer_due_ms_ > deadline_ms_) start_timer();
+}
+
+void ClientConn::start_timer() {
+  const std::uint64_t now = uv_now(worker_->loop());
+  timer_due_ms_ = std::max(deadline_ms_, now);
   uv_timer_start(
       &timer_, [](uv_timer_t* tm) { static_cast<ClientConn*>(tm->data)->on_timer(); },
-      static_cast<std::uint64_t>(timeout.count()), 0);
+      timer_due_ms_ - now, 0);
 }
 
 void ClientConn::on_timer() {
-  if (closing_) return;
+  timer_due_ms_ = 0;
+  if (closing_ || timer_mode_ == TimerMode::None) return;
+  if (uv_now(worker_->loop()) < deadline_ms_) {  // armed for an earlier deadline since moved on
+    start_timer();
+    return;
+  }
   auto& m = observe::Metrics::get();
   switch (timer_mode_) {
     case TimerMode::None:

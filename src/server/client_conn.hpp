@@ -73,6 +73,7 @@ class ClientConn final : private http::MessageSink {
   void reset_for_next();
   void arm(TimerMode mode);
   void on_timer();
+  void start_timer();
   void on_write_done(int status, std::size_t bytes);
   void continue_after_exchange();
   void on_closed();
@@ -95,6 +96,10 @@ class ClientConn final : private http::MessageSink {
   std::uint64_t request_start_ns_ = 0;
   double request_start_unix_ = 0;
   TimerMode timer_mode_ = TimerMode::None;
+  // The timer re-arms lazily (see arm()): the deadline of timer_mode_ and when the uv timer is
+  // due (0: not running), both in loop milliseconds.
+  std::uint64_t deadline_ms_ = 0;
+  std::uint64_t timer_due_ms_ = 0;
   int open_handles_ = 0;
   bool reading_ = false;
   bool read_paused_ = false;  // by backpressure

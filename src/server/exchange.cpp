@@ -17,6 +17,7 @@
 #include "ghala/observe/access_log.hpp"
 #include "ghala/upstream/file_response.hpp"
 #include "server/client_conn.hpp"
+#include "server/object_memo.hpp"
 #include "server/revalidation.hpp"
 #include "server/server.hpp"
 #include "server/worker.hpp"
@@ -146,6 +147,21 @@ void append_field(http::HeaderMap& h, std::string_view name, std::string_view va
   } else {
     h.add(name, value);
   }
+}
+
+// Whether the request carries a field that can turn a stored 200 into 304/412/206/416 (RFC 9110
+// §13.1, §14.2). Most hits carry none: one pass over the request instead of parsing validators.
+bool precondition_or_range(const http::HeaderMap& h) {
+  for (const auto& f : h) {
+    const auto& n = f.name;
+    if (n.empty() || (n[0] != 'I' && n[0] != 'i' && n[0] != 'R' && n[0] != 'r')) continue;
+    if (http::iequals(n, "If-Match") || http::iequals(n, "If-None-Match") ||
+        http::iequals(n, "If-Modified-Since") || http::iequals(n, "If-Unmodified-Since") ||
+        http::iequals(n, "If-Range") || http::iequals(n, "Range")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 int status_for(UpstreamErrorKind kind) {
@@ -488,12 +504,57 @@ void Exchange::pump_coalesced() {
   }
 }
 
+namespace {
+
+// A stored object's fields as a hit sends them, serialised once per object and worker
+// (server/object_memo.hpp): without Age and Content-Length, which hit_headers replaces. Objects
+// whose stored fields include one that serve_hit or send_response_head replace or combine (Via,
+// X-Request-Id, Connection) are not `usable`: they take the HeaderMap path.
+struct HitFields {
+  bool usable = false;
+  bool has_date = false;
+  std::string text;
+};
+
+const HitFields& hit_fields(const cache::ObjectPtr& obj) {
+  thread_local ObjectMemo<HitFields> memo;
+  return memo.get(obj, [&](HitFields& f) {
+    f.usable = true;
+    f.has_date = false;
+    f.text.clear();
+    for (const auto& h : obj->headers) {
+      if (http::iequals(h.name, "Via") || http::iequals(h.name, "X-Request-Id") ||
+          http::iequals(h.name, "Connection")) {
+        f.usable = false;
+        f.text.clear();
+        return;
+      }
+      if (http::iequals(h.name, "Age") || http::iequals(h.name, "Content-Length")) continue;
+      if (http::iequals(h.name, "Date")) f.has_date = true;
+      f.text.append(h.name).append(": ").append(h.value).append("\r\n");
+    }
+  });
+}
+
+}  // namespace
+
 // Delivers a stored object: the client's preconditions (RFC 9110 §13.2: 304 or 412) and Range
 // (§14: 206 or 416) are evaluated against it when it is a 200. Body chunks are shared with the
 // cache and queued by reference; for a range only the partial first and last chunks are copied.
 void Exchange::serve_hit(cache::ObjectPtr object) {
   phase_ = Phase::Deliver;
   served_from_cache_ = true;
+  const bool conditional = object->status == 200 && precondition_or_range(req_.headers);
+  if (!conditional && !disk_backed(*object)) {
+    if (const auto& fields = hit_fields(object); fields.usable) {
+      const bool body =
+          !http::response_has_no_body(req_.method, object->status) && object->body_size > 0;
+      send_hit_head(*object, fields.text, fields.has_date, body);
+      if (body) send_hit_body(*object, {0, object->body_size});
+      if (!response_done_) finish(keep_alive_);
+      return;
+    }
+  }
   http::ResponseHead head;
   head.status = object->status;
   cache_.hit_headers(*object, head.headers);
@@ -501,7 +562,7 @@ void Exchange::serve_hit(cache::ObjectPtr object) {
   if (!head.headers.contains("Date")) head.headers.add("Date", http::cached_http_date_now());
   head.headers.set("X-Request-Id", request_id_);
   http::ByteRange range{0, object->body_size};
-  if (object->status == 200) {
+  if (conditional) {
     auto cond = http::conditional_request_from(req_.method, req_.headers);
     if (cache_.validating()) {  // those fields are ghala's own, added for the origin
       cond.if_none_match.reset();
@@ -552,27 +613,59 @@ void Exchange::serve_hit(cache::ObjectPtr object) {
     disk_reader_->read_next();
     return;
   }
-  if (body) {
-    std::uint64_t skip = range.offset;
-    std::uint64_t left = range.length;
-    for (const auto& chunk : object->chunks) {
-      if (left == 0) break;
-      if (skip >= chunk->size()) {
-        skip -= chunk->size();
-        continue;
-      }
-      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk->size() - skip, left));
-      if (skip == 0 && n == chunk->size()) {
-        send_to_client({}, {}, {}, chunk);
-      } else {
-        send_to_client(chunk->substr(static_cast<std::size_t>(skip), n));
-      }
-      skip = 0;
-      left -= n;
-      if (response_done_) return;  // the client went away
-    }
+  if (body) send_hit_body(*object, range);
+  if (!response_done_) finish(keep_alive_);
+}
+
+// The head of a hit without preconditions or Range, written as text: the same bytes as
+// hit_headers + serve_hit's fields + send_response_head for an object whose stored fields
+// (`stored`, see hit_fields) hold no Via, X-Request-Id or Connection.
+void Exchange::send_hit_head(const cache::StoredObject& object, std::string_view stored,
+                             bool has_date, bool body_follows) {
+  status_ = object.status;
+  keep_alive_ = keep_alive_ && req_.keep_alive && !client_->worker().draining();
+  std::string& out = out_head_;
+  const std::size_t before = out.size();
+  out.reserve(out.size() + stored.size() + 256 + request_id_.size());
+  out.append("HTTP/1.1 ").append(std::to_string(object.status)).append(" ");
+  out.append(http::reason_phrase(object.status)).append("\r\n").append(stored);
+  cache_.append_hit_fields(object, out);
+  out.append("Via: ").append(kVia).append("\r\n");
+  if (!has_date) out.append("Date: ").append(http::cached_http_date_now()).append("\r\n");
+  out.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  if (!keep_alive_) {
+    out.append("Connection: close\r\n");
+  } else if (req_.version_minor == 0) {
+    out.append("Connection: keep-alive\r\n");
   }
-  finish(keep_alive_);
+  out.append("\r\n");
+  head_bytes_ += out.size() - before;
+  head_sent_ = true;
+  chunked_out_ = false;
+  response_body_allowed_ = body_follows;
+}
+
+// Body chunks shared with the cache are queued by reference; for a range only the partial first
+// and last chunks are copied. Stops early when the client goes away (response_done_).
+void Exchange::send_hit_body(const cache::StoredObject& object, http::ByteRange range) {
+  std::uint64_t skip = range.offset;
+  std::uint64_t left = range.length;
+  for (const auto& chunk : object.chunks) {
+    if (left == 0) break;
+    if (skip >= chunk->size()) {
+      skip -= chunk->size();
+      continue;
+    }
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk->size() - skip, left));
+    if (skip == 0 && n == chunk->size()) {
+      send_to_client({}, {}, {}, chunk);
+    } else {
+      send_to_client(chunk->substr(static_cast<std::size_t>(skip), n));
+    }
+    skip = 0;
+    left -= n;
+    if (response_done_) return;
+  }
 }
 
 // The origin failed (fwd_status: its 5xx, or 0 when no response came): the stale object when the

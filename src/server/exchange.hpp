@@ -37,11 +37,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ghala/core/buffer.hpp"
 #include "ghala/http/message.hpp"
 #include "ghala/http/parser.hpp"
+#include "ghala/http/range.hpp"
 #include "ghala/upstream/pool.hpp"
 #include "server/cache_flow.hpp"
 #include "server/disk_io.hpp"
@@ -117,6 +119,9 @@ class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
   void wait_for_variant(const cache::StoredObject& other);
   void start_coalesced_stream(const cache::StoredObject& head, bool length_known);
   void pump_coalesced();
+  void send_hit_head(const cache::StoredObject& object, std::string_view stored, bool has_date,
+                     bool body_follows);
+  void send_hit_body(const cache::StoredObject& object, http::ByteRange range);
   void serve_stale_or(int fwd_status, int status, std::string_view body);
   void prepare_upstream_head();
   void send_upstream_head();

@@ -175,6 +175,29 @@ class HitTest(CacheTestCase):
                                 f"a hit replays the stored request id: {r}")
         self.assertOriginCount(o, "/counter/a", 1, "(one miss, two hits)")
 
+    def test_hit_head_has_each_field_once_and_combines_a_stored_via(self):
+        # Two ways of writing a hit's head (a text fast path for objects without stored Via,
+        # X-Request-Id or Connection, the header map otherwise) must give the same fields.
+        g, o = self.proxy()
+        plain = url("/counter/head-plain", cc(f"max-age={LONG}"))
+        relayed = url("/counter/head-via", cc(f"max-age={LONG}"), ("Via", "1.1 upstream"),
+                      ("X-Request-Id", "from-origin"))
+        for target, via in ((plain, "1.1 ghala"), (relayed, "1.1 upstream, 1.1 ghala")):
+            with self.subTest(target=target):
+                self.assertForwarded(self.fetch(target), "uri-miss", stored=True)
+                for conn in ("keep-alive", "close"):
+                    r = self.fetch(target, headers={"X-Request-Id": "mine-1",
+                                                    "Connection": conn})
+                    self.assertHit(r, lifetime=LONG)
+                    for name in ("Age", "Content-Length", "Date", "Via", "X-Request-Id",
+                                 "Cache-Status", "Cache-Control", "Content-Type"):
+                        self.assertEqual(len(header_all(r.headers, name)), 1, f"{name}: {r}")
+                    self.assertEqual(r.header("Via"), via, r)
+                    self.assertEqual(r.header("X-Request-Id"), "mine-1", r)
+                    self.assertEqual(r.header("Content-Length"), str(len(r.body)), r)
+                    want = ["close"] if conn == "close" else []
+                    self.assertEqual(header_all(r.headers, "Connection"), want, r)
+
     def test_hit_age_includes_the_age_the_origin_sent(self):
         g, o = self.proxy()
         target = url("/counter/aged", cc(f"max-age={LONG}"), ("Age", "100"))
