@@ -704,9 +704,10 @@ void Exchange::fetch_http(const upstream::UpstreamPool* exclude, bool fresh) {
   }
   // pick_server returns a suspect server only when every server is suspect (each failed within
   // the last few seconds: the backhaul is down). A request that may be answered stale does not
-  // wait for another timeout: it is answered now. Others still try, which is also what probes
-  // the origin's return.
-  if (attempts_ == 0 && pool_->suspect(now_ms) && cache_.has_error_fallback()) {
+  // wait for another timeout: it is answered now, also while one request probes a server that
+  // failed and has not answered since. Others still try, which is also what probes the origin's
+  // return.
+  if (attempts_ == 0 && pool_->avoid_for_stale(now_ms) && cache_.has_error_fallback()) {
     error_ = "upstream_suspect";
     serve_stale_or(0, 502, "upstream unavailable\n");
     return;

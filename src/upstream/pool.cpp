@@ -217,6 +217,7 @@ void UpstreamConn::on_idle_read(ssize_t nread) {
 bool UpstreamConn::on_head() {
   if (!listener_) return false;
   arm_timer(pool_->settings().read_timeout, UpstreamErrorKind::ReadTimeout);
+  pool_->mark_answered();
   listener_->on_upstream_head(parser_.head());
   return listener_ != nullptr && state_ != State::Closing;
 }

@@ -151,7 +151,17 @@ class UpstreamPool {
   // request; a request that may be answered stale is answered stale at once when every server is
   // suspect (server/exchange.cpp, fetch_http).
   bool suspect(std::uint64_t now_ms) const noexcept { return now_ms < suspect_until_ms_; }
-  void mark_failed(std::uint64_t now_ms) noexcept { suspect_until_ms_ = now_ms + kSuspectMs; }
+  void mark_failed(std::uint64_t now_ms) noexcept {
+    suspect_until_ms_ = now_ms + kSuspectMs;
+    failing_ = true;
+  }
+  void mark_answered() noexcept { failing_ = false; }  // a response head arrived
+  // For requests that may be answered stale: suspect, or failing with a request already on its
+  // way to it (a probe: one at a time finds out whether the server is back, the rest need not
+  // wait for the same timeout).
+  bool avoid_for_stale(std::uint64_t now_ms) const noexcept {
+    return suspect(now_ms) || (failing_ && active_ > 0);
+  }
   static constexpr std::uint64_t kSuspectMs = 5000;
 
   // Smooth weighted round-robin state (nginx's algorithm), owned by the caller's selector.
@@ -178,6 +188,7 @@ class UpstreamPool {
   std::uint32_t live_ = 0;
   bool retired_ = false;
   std::uint64_t suspect_until_ms_ = 0;
+  bool failing_ = false;  // failed, and no response head since
 };
 
 // Picks the pool for the next request among a pool list of one upstream (round robin with
