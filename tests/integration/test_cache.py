@@ -395,6 +395,28 @@ class VaryTest(CacheTestCase):
         self.assertHit(get(None))
         self.assertOriginCount(o, path, 3)
 
+    def test_vary_accept_encoding_keeps_one_variant_per_encoding_list(self):
+        # Browsers send a handful of distinct Accept-Encoding values; each is its own variant
+        # (RFC 9111 §4.1: values are compared after normalising whitespace, not by meaning).
+        g, o = self.proxy()
+        path = "/counter/ae"
+        target = url(path, cc(f"max-age={LONG}"), ("Vary", "Accept-Encoding"),
+                     echo="Accept-Encoding")
+
+        def get(ae):
+            return self.fetch(target, headers={"Accept-Encoding": ae})
+
+        br = get("br, gzip")
+        self.assertForwarded(br, "uri-miss", stored=True)
+        gz = get("gzip")
+        self.assertForwarded(gz, "vary-miss", stored=True)
+        self.assertNotEqual(br.body, gz.body)
+        for ae, body in (("gzip", gz.body), ("br, gzip", br.body), ("br,gzip", br.body)):
+            r = get(ae)
+            self.assertHit(r)
+            self.assertBody(r, body)
+        self.assertOriginCount(o, path, 2)
+
     def test_vary_star_is_never_stored(self):
         g, o = self.proxy()
         target = url("/counter/star", cc(f"max-age={LONG}"), ("Vary", "*"))
