@@ -182,7 +182,6 @@ bool ClientConn::on_head() {
   request_done_ = false;
   response_finished_ = false;
   keep_alive_ = true;
-  finished_.reset();
   const auto& head = parser_.head();
   arm(head.framing == http::BodyFraming::None ? TimerMode::None : TimerMode::BodyRead);
   exchange_ =
@@ -253,7 +252,7 @@ void ClientConn::reject(const http::ParseError& e) {
 void ClientConn::exchange_done(bool keep_alive) {
   response_finished_ = true;
   keep_alive_ = keep_alive && !draining_ && !worker_->draining();
-  finished_ = std::move(exchange_);
+  worker_->retire(std::move(exchange_));
   if (in_process_) return;  // process() continues once the parser returns
   if (!request_done_) {
     // The response went out before the request body ended (an error, an early origin answer):

@@ -87,7 +87,6 @@ class ClientConn final : private http::MessageSink {
   uv_timer_t timer_{};
   http::RequestParser parser_;
   std::unique_ptr<Exchange> exchange_;
-  std::unique_ptr<Exchange> finished_;  // freed later: it may still be on the call stack
   std::string peer_ip_;
   Block* cur_block_ = nullptr;  // block being parsed (for zero-copy body refs)
   BlockRef leftover_;           // pipelined bytes not yet parsed

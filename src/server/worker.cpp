@@ -30,6 +30,8 @@ Worker::Worker(Server* server, int index, bool admin, std::vector<ListenFd> list
   tick_.data = this;
   uv_timer_init(&loop_, &deadline_);
   deadline_.data = this;
+  uv_check_init(&loop_, &reaper_);
+  reaper_.data = this;
   apply_snapshot(std::move(snapshot));
   for (const auto& lf : listen_fds_) {
     auto tcp = std::make_unique<uv_tcp_t>();
@@ -58,6 +60,7 @@ Worker::Worker(Server* server, int index, bool admin, std::vector<ListenFd> list
 }
 
 Worker::~Worker() {
+  retired_exchanges_.clear();
   // The loop has ended: every handle is closed, so pools and their connections are gone too.
   per_upstream_.clear();
   pools_.clear();
@@ -145,6 +148,21 @@ void Worker::run_wakes(std::vector<WaitTokenPtr> wakes) {
   for (auto& t : wakes) {
     if (t->exchange) t->exchange->on_coalesced_wake();
   }
+}
+
+// The check phase runs after the poll phase's callbacks have returned: no retired exchange is on
+// the stack any more. An exchange's destructor does not touch its (possibly closing) connection
+// once it has finished.
+void Worker::retire(std::unique_ptr<Exchange> e) {
+  if (!e) return;
+  if (retired_exchanges_.empty() && !closed_) {
+    uv_check_start(&reaper_, [](uv_check_t* c) {
+      auto* w = static_cast<Worker*>(c->data);
+      w->retired_exchanges_.clear();
+      uv_check_stop(c);
+    });
+  }
+  retired_exchanges_.push_back(std::move(e));
 }
 
 void Worker::check_lock_timeouts() {
@@ -302,6 +320,8 @@ void Worker::maybe_finish_shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+  retired_exchanges_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   server_->worker_finished(this);
 }
 

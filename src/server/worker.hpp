@@ -78,6 +78,9 @@ class Worker {
   // worker closes, so none outlives its pools.
   void background_started(BackgroundRevalidation* r) { background_.insert(r); }
   void background_finished(BackgroundRevalidation* r) { background_.erase(r); }
+  // A finished exchange, freed once the loop's callbacks of this iteration have returned (it
+  // may still be on the call stack), so an idle keep-alive connection holds no exchange.
+  void retire(std::unique_ptr<Exchange> e);
   // Exchanges waiting for another request's fetch, for their lock timeout (checked on the tick).
   void waiting_started(Exchange* e) { waiting_.insert(e); }
   void waiting_finished(Exchange* e) { waiting_.erase(e); }
@@ -102,7 +105,9 @@ class Worker {
   bool admin_;
   uv_loop_t loop_{};
   uv_async_t async_{};
-  uv_timer_t tick_{};      // flushes the access log, sweeps retired pools
+  uv_timer_t tick_{};    // flushes the access log, sweeps retired pools
+  uv_check_t reaper_{};  // frees retired exchanges after each loop iteration's I/O
+  std::vector<std::unique_ptr<Exchange>> retired_exchanges_;
   uv_timer_t deadline_{};  // shutdown grace
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   std::vector<ListenFd> listen_fds_;

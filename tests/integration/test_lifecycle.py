@@ -62,7 +62,8 @@ class ShutdownTest(GhalaTestCase):
             except Exception as e:  # noqa: BLE001
                 results[key] = e
 
-        jobs = [(f"slow{i}", "GET", "/delay/3") for i in range(n_slow)]
+        # Distinct URLs: concurrent GETs of one URL would be coalesced into one origin request.
+        jobs = [(f"slow{i}", "GET", f"/delay/3?n={i}") for i in range(n_slow)]
         jobs.append(("stream", "GET", "/chunked/60000?chunk=20000&delay_ms=1500"))
         for key, method, path in jobs:
             t = threading.Thread(target=run, args=(key, method, path), daemon=True)
