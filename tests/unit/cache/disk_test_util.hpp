@@ -11,28 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir.hpp"
 #include "ghala/cache/disk_tier.hpp"
 
 namespace ghala::cache::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ghala-disk-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ghala::testing::TempDir;
 
 // Byte `offset` of body number `seed`: different for every body and every position, so a chunk
 // from the wrong object or the wrong index never passes for the right one.

@@ -1,5 +1,5 @@
 #pragma once
-// Shared helpers for the config module's tests: a self-deleting temporary directory and small
+// Shared helpers for the config module's tests: the shared temporary directory and small
 // assertions over LoadResult errors.
 
 #include <doctest/doctest.h>
@@ -10,40 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "../temp_dir.hpp"
 #include "ghala/config/config.hpp"
 
 namespace ghala::config::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "ghala-config-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string mkdir(const std::string& name) const {
-    const auto p = std::filesystem::path(path_) / name;
-    std::filesystem::create_directories(p);
-    return p.string();
-  }
-  std::string write(const std::string& name, std::string_view text) const {
-    const auto p = std::filesystem::path(path_) / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-
- private:
-  std::string path_;
-};
+using ghala::testing::TempDir;
 
 // A valid config that needs nothing on disk; tests append or edit sections.
 inline constexpr std::string_view kMinimalYaml = R"(listen:

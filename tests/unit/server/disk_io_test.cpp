@@ -9,28 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir.hpp"
+
 using namespace ghala;
 using namespace ghala::server;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ghala-diskio-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ghala::testing::TempDir;
 
 struct Loop {
   uv_loop_t loop{};

@@ -10,28 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "../temp_dir.hpp"
+
 using namespace ghala;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ghala-purge-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ghala::testing::TempDir;
 
 constexpr std::string_view kYaml = R"(listen: [127.0.0.1:8080]
 upstreams:
