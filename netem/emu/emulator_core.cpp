@@ -209,23 +209,12 @@ void EmulatorCore::run_until(Nanos now) {
 
 LinkCounters EmulatorCore::class_counters(LinkClass c) const {
   LinkCounters sum;
-  auto addc = [&sum](const LinkCounters& x) {
-    sum.packets_in += x.packets_in;
-    sum.bytes_in += x.bytes_in;
-    sum.packets_out += x.packets_out;
-    sum.bytes_out += x.bytes_out;
-    sum.drop_queue += x.drop_queue;
-    sum.drop_loss += x.drop_loss;
-    sum.rate_bytes += x.rate_bytes;
-    sum.rate_time += x.rate_time;
-    sum.max_queue_packets = std::max(sum.max_queue_packets, x.max_queue_packets);
-  };
   if (c == LinkClass::AccessUp || c == LinkClass::AccessDown) {
     for (const auto& [addr, pair] : access_) {
-      addc(c == LinkClass::AccessUp ? pair->up.counters() : pair->down.counters());
+      sum += c == LinkClass::AccessUp ? pair->up.counters() : pair->down.counters();
     }
   } else if (const auto& l = shared_[static_cast<std::size_t>(c)]) {
-    addc(l->counters());
+    sum += l->counters();
   }
   return sum;
 }

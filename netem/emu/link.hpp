@@ -51,6 +51,21 @@ struct LinkCounters {
   std::uint64_t rate_bytes = 0;
   Nanos rate_time = 0;
   std::uint32_t max_queue_packets = 0;
+
+  // Sums the counts of several links (the maximum queue is the largest of them).
+  LinkCounters& operator+=(const LinkCounters& x) {
+    packets_in += x.packets_in;
+    bytes_in += x.bytes_in;
+    packets_out += x.packets_out;
+    bytes_out += x.bytes_out;
+    drop_queue += x.drop_queue;
+    drop_loss += x.drop_loss;
+    rate_bytes += x.rate_bytes;
+    rate_time += x.rate_time;
+    max_queue_packets =
+        max_queue_packets > x.max_queue_packets ? max_queue_packets : x.max_queue_packets;
+    return *this;
+  }
 };
 
 // The link model, in the order a packet meets it (the same order as mahimahi's and netem's

@@ -13,17 +13,7 @@ void StatsSnapshot::add(const EmulatorCore& c) {
   core.drop_outage += k.drop_outage;
   core.delivered += k.delivered;
   for (std::size_t i = 0; i < kLinkClasses; ++i) {
-    const auto x = c.class_counters(static_cast<LinkClass>(i));
-    auto& sum = links[i];
-    sum.packets_in += x.packets_in;
-    sum.bytes_in += x.bytes_in;
-    sum.packets_out += x.packets_out;
-    sum.bytes_out += x.bytes_out;
-    sum.drop_queue += x.drop_queue;
-    sum.drop_loss += x.drop_loss;
-    sum.rate_bytes += x.rate_bytes;
-    sum.rate_time += x.rate_time;
-    sum.max_queue_packets = std::max(sum.max_queue_packets, x.max_queue_packets);
+    links[i] += c.class_counters(static_cast<LinkClass>(i));
   }
   event_lag.merge(c.lag());
   users = std::max(users, c.users());
