@@ -156,40 +156,29 @@ bool CacheFlow::selects(const cache::StoredObject& obj, const http::RequestHead&
 
 CoalesceRole CacheFlow::coalesce(const Snapshot& snap, const http::RequestHead& req) {
   if (!enabled_ || !snap.coalescer) return CoalesceRole::Alone;
+  coalescer_ = snap.coalescer;
   const auto now = Coalescer::Clock::now();
   // A request with its own preconditions or Range gets an answer meant for it alone: it may
   // wait for another fetch, never lead one. So does a HEAD (a HEAD miss is not stored).
   const bool can_lead = req.method == http::Method::Get && !client_conditional(req.headers) &&
                         !req.headers.contains("Range");
   if (!can_lead) {
-    if (snap.coalescer->is_pass(key_, now)) return CoalesceRole::Alone;
-    // Join only a fetch already in flight: peek by joining, and give the claim back at once
-    // when this request would have become the leader.
-    auto j = snap.coalescer->join(key_, now);
-    if (!j.fetch) return CoalesceRole::Alone;
-    if (j.leader) {
-      snap.coalescer->leave(key_, j.fetch.get());
-      return CoalesceRole::Alone;
-    }
-    coalescer_ = snap.coalescer;
+    waiting_on_ = coalescer_->find(key_, now);
     rejoined_ = true;  // it cannot lead: a variant fetch of its own would have no leader
-    waiting_on_ = std::move(j.fetch);
-    return CoalesceRole::Wait;
+    return waiting_on_ ? CoalesceRole::Wait : CoalesceRole::Alone;
   }
-  auto j = snap.coalescer->join(key_, now);
+  auto j = coalescer_->join(key_, now);
   if (!j.fetch) {  // hit-for-pass: straight to the origin, in parallel with the others
     hit_for_pass_ = true;
-    coalescer_ = snap.coalescer;
     result_ = CacheResult::Pass;
     status_.detail = "hit-for-pass";
     return CoalesceRole::Alone;
   }
-  coalescer_ = snap.coalescer;
   if (!j.leader) {
     waiting_on_ = std::move(j.fetch);
     return CoalesceRole::Wait;
   }
-  leader_.take(snap.coalescer, key_, std::move(j.fetch));
+  leader_.take(coalescer_, key_, std::move(j.fetch));
   return CoalesceRole::Leader;
 }
 
@@ -303,8 +292,8 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
                          ? cfg.cache.max_object_size
                          : std::min<std::uint64_t>(cfg.cache.max_object_size, memory_max_object_);
 
+  request_directives_ = cache::request_directives(req.headers);  // parsed once per request
   auto variants = snap.memory ? snap.memory->lookup(key_) : std::vector<cache::ObjectPtr>{};
-  only_if_cached_ = cache::request_directives(req.headers).only_if_cached;
   if (variants.empty()) {
     result_ = CacheResult::Miss;
     status_.fwd = cache::Forward::UriMiss;
@@ -356,7 +345,7 @@ cache::ObjectPtr CacheFlow::decide(const Snapshot& snap, const http::RequestHead
   const auto ttl = config::effective_ttl(cache::freshness_lifetime(directives, facts, policy),
                                          chosen->status, response_rule);
   cache::ReuseFacts reuse;
-  reuse.request = cache::request_directives(req.headers);
+  reuse.request = request_directives_;
   reuse.response = directives;
   reuse.current_age = cache::current_age(chosen->timings, request_time_);
   // A soft-purged object is stale from the purge on.

@@ -178,7 +178,9 @@ class CacheFlow {
 
   // RFC 9111 §5.2.1.7: the client sent only-if-cached and nothing stored can answer without the
   // origin (a miss, or a stored object that needs validation): answer 504, do not forward.
-  bool only_if_cached_miss() const noexcept { return only_if_cached_ && enabled_; }
+  bool only_if_cached_miss() const noexcept {
+    return enabled_ && request_directives_.only_if_cached;
+  }
   CacheResult result() const noexcept { return result_; }
   bool cacheable_request() const noexcept { return enabled_; }
   bool storing() const noexcept { return storing_; }
@@ -219,7 +221,7 @@ class CacheFlow {
   InFlightPtr waiting_on_;
   bool hit_for_pass_ = false;
   bool rejoined_ = false;
-  bool only_if_cached_ = false;
+  cache::RequestDirectives request_directives_;  // the request's Cache-Control (lookup)
 
   std::uint64_t memory_max_object_ = 0;  // larger bodies can only be stored on disk
   std::uint64_t announced_length_ = 0;   // Content-Length of the response being stored, or 0

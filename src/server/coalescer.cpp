@@ -135,10 +135,12 @@ void Coalescer::mark_pass(const std::string& key, Clock::time_point until) {
   pass_until_[key] = until;
 }
 
-bool Coalescer::is_pass(const std::string& key, Clock::time_point now) {
+InFlightPtr Coalescer::find(const std::string& key, Clock::time_point now) {
   std::lock_guard lock(mu_);
   auto p = pass_until_.find(key);
-  return p != pass_until_.end() && p->second > now;
+  if (p != pass_until_.end() && p->second > now) return nullptr;
+  auto it = fetches_.find(key);
+  return it == fetches_.end() ? nullptr : it->second;
 }
 
 void Coalescer::clear_pass(const std::string& key) {

@@ -102,9 +102,11 @@ class Coalescer {
   };
   // Joins the fetch in flight for `key`, or registers a new one with the caller as its leader.
   Join join(const std::string& key, Clock::time_point now);
+  // The fetch in flight for `key`, without starting one: null when there is none, or when the
+  // key is hit-for-pass (for requests that may wait but never lead).
+  InFlightPtr find(const std::string& key, Clock::time_point now);
   // The key is hit-for-pass until `until` (an uncacheable answer came for it).
   void mark_pass(const std::string& key, Clock::time_point until);
-  bool is_pass(const std::string& key, Clock::time_point now);
   // The key's answer became storable again.
   void clear_pass(const std::string& key);
   // The leader is done with `fetch`: later requests start a new one.

@@ -430,11 +430,7 @@ void Exchange::on_coalesced_wake() {
         return;
       }
       // Preconditions and Range are evaluated against the complete object (serve_hit).
-      if (req_.headers.contains("Range") || req_.headers.contains("If-None-Match") ||
-          req_.headers.contains("If-Modified-Since") || req_.headers.contains("If-Match") ||
-          req_.headers.contains("If-Unmodified-Since")) {
-        return;
-      }
+      if (precondition_or_range(req_.headers)) return;
       start_coalesced_stream(*v.head, v.length_known);
       return;
   }

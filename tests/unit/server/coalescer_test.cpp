@@ -46,14 +46,24 @@ TEST_CASE("hit-for-pass sends a key around coalescing until it expires or is cle
   Coalescer c;
   const auto now = Coalescer::Clock::now();
   c.mark_pass("k", now + 30s);
-  CHECK(c.is_pass("k", now));
   CHECK_FALSE(c.join("k", now).fetch);
-  CHECK_FALSE(c.is_pass("k", now + 31s));
   CHECK(c.join("k", now + 31s).leader);  // expired: coalesces again
 
   c.mark_pass("j", now + 30s);
   c.clear_pass("j");
   CHECK(c.join("j", now).leader);
+}
+
+TEST_CASE("find joins only a fetch already in flight, never during hit-for-pass") {
+  Coalescer c;
+  const auto now = Coalescer::Clock::now();
+  CHECK_FALSE(c.find("k", now));
+  CHECK(c.in_flight() == 0);  // finding starts nothing
+  auto a = c.join("k", now);
+  CHECK(c.find("k", now) == a.fetch);
+  c.mark_pass("k", now + 30s);
+  CHECK_FALSE(c.find("k", now));
+  CHECK(c.find("k", now + 31s) == a.fetch);
 }
 
 TEST_CASE("a fetch publishes head, pieces and the complete object in order") {
