@@ -43,9 +43,10 @@ rocksdb::WriteOptions DiskTier::Impl::write_options(bool commit) const {
   return w;
 }
 
-rocksdb::ReadOptions DiskTier::Impl::read_options() const {
+rocksdb::ReadOptions DiskTier::Impl::read_options(const View* view) const {
   rocksdb::ReadOptions r;
   r.verify_checksums = true;
+  if (view != nullptr) r.snapshot = view->snapshot();
   return r;
 }
 

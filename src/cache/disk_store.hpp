@@ -39,12 +39,29 @@ class RocksHandle {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
 };
 
+// A RocksDB snapshot, released when the last holder lets go. It shares the database handle, so
+// the database closes only after every view is released (Close() refuses open snapshots).
+class DiskTier::View {
+ public:
+  explicit View(std::shared_ptr<RocksHandle> rocks)
+      : rocks_(std::move(rocks)), snapshot_(rocks_->db()->GetSnapshot()) {}
+  ~View() { rocks_->db()->ReleaseSnapshot(snapshot_); }
+  View(const View&) = delete;
+  View& operator=(const View&) = delete;
+
+  const rocksdb::Snapshot* snapshot() const noexcept { return snapshot_; }
+
+ private:
+  std::shared_ptr<RocksHandle> rocks_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
 // Column family order in RocksHandle; kCfDefault must be first (RocksDB's default family).
 enum CfIndex : std::size_t { kCfDefault = 0, kCfMeta, kCfChunks, kCfOrder, kCfTags, kCfCount };
 
 struct DiskTier::Impl {
   Options opt;
-  std::unique_ptr<RocksHandle> rocks;
+  std::shared_ptr<RocksHandle> rocks;            // shared with open views
   rocksdb::ColumnFamilyHandle* state = nullptr;  // counter and pending-write intents
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   rocksdb::ColumnFamilyHandle* chunks = nullptr;
@@ -75,7 +92,8 @@ struct DiskTier::Impl {
 
   rocksdb::DB* db() const noexcept { return rocks->db(); }
   rocksdb::WriteOptions write_options(bool commit) const;
-  rocksdb::ReadOptions read_options() const;
+  // Checksummed reads; as of `view` when given.
+  rocksdb::ReadOptions read_options(const View* view = nullptr) const;
 
   // Converts a RocksDB status to an Error, counting it and updating health. NotFound is not
   // counted (it is an answer, not a failure).

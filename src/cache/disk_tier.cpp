@@ -235,7 +235,7 @@ Result<std::unique_ptr<DiskTier>> DiskTier::open(Options options) {
   rocksdb::Status s =
       rocksdb::DB::Open(db_options(options), options.path, families(options), &handles, &db);
   if (!s.ok()) return impl->fail(s, "open " + options.path);
-  impl->rocks = std::make_unique<RocksHandle>(db, std::move(handles));
+  impl->rocks = std::make_shared<RocksHandle>(db, std::move(handles));
   impl->state = impl->rocks->cf(kCfDefault);
   impl->meta = impl->rocks->cf(kCfMeta);
   impl->chunks = impl->rocks->cf(kCfChunks);
@@ -250,26 +250,30 @@ Result<std::unique_ptr<DiskTier>> DiskTier::open(Options options) {
   return std::unique_ptr<DiskTier>(new DiskTier(std::move(impl)));
 }
 
-Result<std::vector<ObjectPtr>> DiskTier::lookup(std::string_view primary_key) {
+DiskTier::ViewPtr DiskTier::view() {
+  return std::make_shared<const View>(impl_->rocks);
+}
+
+Result<std::vector<ObjectPtr>> DiskTier::lookup(std::string_view primary_key, const View* view) {
   if (auto ok = check_key(primary_key, "primary key"); !ok) return ok.error();
   Impl& t = *impl_;
   std::string prefix = disk::meta_key(primary_key, "");
   std::string upper(primary_key);
   upper.push_back('\x01');
   rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro = t.read_options();
+  rocksdb::ReadOptions ro = t.read_options(view);
   ro.iterate_upper_bound = &upper_slice;
   ro.prefix_same_as_start = true;  // one URL: the prefix Bloom filters apply
 
   std::vector<ObjectPtr> found;
-  std::vector<std::string> bad;
+  std::vector<std::pair<std::string, std::string>> bad;  // key, the record as read
   std::unique_ptr<rocksdb::Iterator> it(t.db()->NewIterator(ro, t.meta));
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     std::string_view key = it->key().ToStringView();
     auto rec = disk::decode_meta(key, it->value().ToStringView());
     if (!rec.ok()) {
       (void)t.corrupt_error(rec.error().message);
-      bad.emplace_back(key);
+      bad.emplace_back(key, it->value().ToString());
       continue;
     }
     found.push_back(std::make_shared<const StoredObject>(std::move(rec.value().object)));
@@ -277,9 +281,18 @@ Result<std::vector<ObjectPtr>> DiskTier::lookup(std::string_view primary_key) {
   if (!it->status().ok()) return t.fail(it->status(), "lookup");
   it.reset();
   if (!bad.empty()) {
+    // Read through a view, a bad record may have been replaced since: delete only what is still
+    // the same bytes.
     std::lock_guard lk(t.stripe(primary_key));
     rocksdb::WriteBatch batch;
-    for (const auto& k : bad) (void)batch.Delete(t.meta, k);
+    for (const auto& [k, record] : bad) {
+      std::string now;
+      if (view != nullptr &&
+          (!t.db()->Get(t.read_options(), t.meta, k, &now).ok() || now != record)) {
+        continue;
+      }
+      (void)batch.Delete(t.meta, k);
+    }
     (void)t.write(batch, false, "drop corrupt metadata");  // counted; the lookup still answers
   }
   return found;
@@ -313,7 +326,7 @@ bool drop_object(DiskTier::Impl& t, std::string_view primary_key, const StoredOb
 }  // namespace
 
 Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObject& object,
-                                   std::uint32_t index) {
+                                   std::uint32_t index, const View* view) {
   if (auto ok = check_key(primary_key, "primary key"); !ok) return ok.error();
   if (index >= object.chunk_count || object.chunk_size == 0) {
     return invalid("chunk index " + std::to_string(index) + " out of range");
@@ -321,7 +334,7 @@ Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObj
   Impl& t = *impl_;
   std::string key = disk::chunk_key(object.id, index);
   rocksdb::PinnableSlice value;
-  rocksdb::Status s = t.db()->Get(t.read_options(), t.chunks, key, &value);
+  rocksdb::Status s = t.db()->Get(t.read_options(view), t.chunks, key, &value);
   if (s.IsNotFound()) {
     if (!drop_object(t, primary_key, object)) {
       return make_error(ErrorKind::NotFound, "disk tier: object no longer stored");
@@ -346,11 +359,11 @@ Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObj
 }
 
 Result<std::vector<Chunk>> DiskTier::read_body(std::string_view primary_key,
-                                               const StoredObject& object) {
+                                               const StoredObject& object, const View* view) {
   std::vector<Chunk> body;
   body.reserve(object.chunk_count);
   for (std::uint32_t i = 0; i < object.chunk_count; ++i) {
-    auto c = read_chunk(primary_key, object, i);
+    auto c = read_chunk(primary_key, object, i, view);
     if (!c.ok()) return c.error();
     body.push_back(std::move(c).value());
   }

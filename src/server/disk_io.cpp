@@ -113,7 +113,8 @@ void disk_lookup(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
   auto found = std::make_shared<DiskFound>();
   auto work = [tier, key = std::move(key), headers = std::move(request_headers), memory_max_object,
                found] {
-    auto variants = tier->lookup(key);
+    auto view = tier->view();
+    auto variants = tier->lookup(key, view.get());
     if (!variants) {
       found->failed = counted_failure(variants.error());
       if (found->failed) disk_failed(StorageOp::Lookup, variants.error());
@@ -128,7 +129,7 @@ void disk_lookup(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
     }
     if (!chosen) return;
     if (chosen->body_size <= memory_max_object) {
-      auto body = tier->read_body(key, *chosen);
+      auto body = tier->read_body(key, *chosen, view.get());
       if (!body) {
         found->failed = counted_failure(body.error());
         if (found->failed) disk_failed(StorageOp::Read, body.error());
@@ -139,7 +140,7 @@ void disk_lookup(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
       found->object = std::move(copy);
       return;
     }
-    auto first = tier->read_chunk(key, *chosen, 0);
+    auto first = tier->read_chunk(key, *chosen, 0, view.get());
     if (!first) {
       found->failed = counted_failure(first.error());
       if (found->failed) disk_failed(StorageOp::Read, first.error());
@@ -147,6 +148,7 @@ void disk_lookup(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::st
     }
     found->first_chunk = std::move(first).value();
     found->object = std::move(chosen);
+    found->view = std::move(view);
   };
   auto after = [found, link = std::move(link), done = std::move(done)] {
     if (link.expired()) return;  // the request ended meanwhile
@@ -384,12 +386,14 @@ void DiskWriteStream::job_done(Job& job) {
 
 DiskBodyReader::DiskBodyReader(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier,
                                std::string key, cache::ObjectPtr object, cache::Chunk first_chunk,
-                               std::uint64_t offset, std::uint64_t length, DiskBodySink* sink)
+                               cache::DiskTier::ViewPtr view, std::uint64_t offset,
+                               std::uint64_t length, DiskBodySink* sink)
     : loop_(loop),
       tier_(std::move(tier)),
       key_(std::move(key)),
       object_(std::move(object)),
       first_chunk_(std::move(first_chunk)),
+      view_(std::move(view)),
       offset_(offset),
       left_(length),
       sink_(sink) {}
@@ -414,8 +418,8 @@ void DiskBodyReader::read_next() {
         auto* r = static_cast<DiskBodyReader*>(w->data);
         const std::uint64_t size = r->object_->chunk_size ? r->object_->chunk_size : 1;
         try {
-          r->result_ = r->tier_->read_chunk(r->key_, *r->object_,
-                                            static_cast<std::uint32_t>(r->offset_ / size));
+          r->result_ = r->tier_->read_chunk(
+              r->key_, *r->object_, static_cast<std::uint32_t>(r->offset_ / size), r->view_.get());
         } catch (const std::exception& e) {
           r->result_ = make_error(ErrorKind::Internal, e.what());
         }

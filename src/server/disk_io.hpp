@@ -11,7 +11,8 @@
 //   stream   DiskWriteStream: a body too large for the memory tier, written through a
 //            DiskTier::Writer as it is relayed. Appends run one at a time per stream; the bytes
 //            waiting for the disk are bounded per stream and for all streams, and past a bound
-//            the store is dropped (never the response). Committed when the response is complete, aborted otherwise.
+//            the store is dropped (never the response). Committed when the response is complete,
+//            aborted otherwise.
 //   update   a 304 refreshed a stored object: the disk copy takes the new head.
 //
 // Degrading: a tier that is not healthy() is skipped (reads: a miss; writes: dropped, counted),
@@ -53,7 +54,10 @@ using DiskLink = std::weak_ptr<void>;
 struct DiskFound {
   cache::ObjectPtr object;   // null: nothing usable on disk (a miss)
   cache::Chunk first_chunk;  // disk-backed objects: chunk 0, already checked
-  bool failed = false;       // the lookup failed (counted and logged): a miss
+  // Disk-backed objects: the view the object was found through. Reading the rest of the body
+  // through it means a replacement or purge meanwhile cannot cut the download short.
+  cache::DiskTier::ViewPtr view;
+  bool failed = false;  // the lookup failed (counted and logged): a miss
 };
 
 // A memory miss: looks the key up on disk. `memory_max_object`: bodies up to this size are read
@@ -138,9 +142,11 @@ class DiskBodySink {
 // one chunk of memory. Like the file reader, it outlives its sink while a read is in flight.
 class DiskBodyReader {
  public:
+  // `view`: the one `object` was looked up through (DiskFound::view); null reads the current
+  // state, which a replacement of the object can cut short.
   DiskBodyReader(uv_loop_t* loop, std::shared_ptr<cache::DiskTier> tier, std::string key,
-                 cache::ObjectPtr object, cache::Chunk first_chunk, std::uint64_t offset,
-                 std::uint64_t length, DiskBodySink* sink);
+                 cache::ObjectPtr object, cache::Chunk first_chunk, cache::DiskTier::ViewPtr view,
+                 std::uint64_t offset, std::uint64_t length, DiskBodySink* sink);
   DiskBodyReader(const DiskBodyReader&) = delete;
   DiskBodyReader& operator=(const DiskBodyReader&) = delete;
 
@@ -159,6 +165,7 @@ class DiskBodyReader {
   std::string key_;
   cache::ObjectPtr object_;
   cache::Chunk first_chunk_;
+  cache::DiskTier::ViewPtr view_;
   std::uint64_t offset_;  // next body byte to deliver
   std::uint64_t left_;
   DiskBodySink* sink_;

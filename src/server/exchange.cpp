@@ -333,6 +333,7 @@ void Exchange::lookup_disk() {
 void Exchange::on_disk_lookup(DiskFound found) {
   if (response_done_) return;
   disk_first_chunk_ = std::move(found.first_chunk);
+  disk_view_ = std::move(found.view);
   if (auto hit = cache_.on_disk_found(*snap_, req_, std::move(found.object))) {
     serve_lookup(std::move(hit));
     return;
@@ -603,9 +604,9 @@ void Exchange::serve_hit(cache::ObjectPtr object) {
   const bool body = !http::response_has_no_body(req_.method, head.status) && range.length > 0;
   send_response_head(head, body, false);
   if (body && disk_backed(*object)) {  // too large for memory: streamed from the disk tier
-    disk_reader_ =
-        new DiskBodyReader(client_->worker().loop(), snap_->disk, cache_.key(), object,
-                           std::move(disk_first_chunk_), range.offset, range.length, this);
+    disk_reader_ = new DiskBodyReader(client_->worker().loop(), snap_->disk, cache_.key(), object,
+                                      std::move(disk_first_chunk_), std::move(disk_view_),
+                                      range.offset, range.length, this);
     disk_reader_->read_next();
     return;
   }

@@ -184,6 +184,7 @@ class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
   std::shared_ptr<void> disk_link_;        // alive while this exchange is (DiskLink)
   DiskBodyReader* disk_reader_ = nullptr;  // streaming a disk-backed body
   cache::Chunk disk_first_chunk_;          // chunk 0 of a disk-backed object, read at lookup
+  cache::DiskTier::ViewPtr disk_view_;     // and the view it was found through (DiskFound)
 
   // Response state.
   bool head_sent_ = false;  // serialised (possibly still waiting in out_head_)

@@ -10,8 +10,10 @@ import http.client
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
+import urllib.parse
 
 import harness
 from harness import HOST as LOOPBACK
@@ -138,6 +140,53 @@ class DiskTestCase(CacheTestCase):
         self.assertEqual(part.status, 206, repr(part))
         self.assertEqual(part.body, pattern_bytes(LARGE)[start:end + 1])
         self.assertEqual(self.origin.path_count(f"/bytes/{LARGE}"), 1)
+
+    def test_a_download_from_disk_completes_when_its_object_is_purged_meanwhile(self):
+        # The reader holds a view of the store (a RocksDB snapshot): a hard purge, replacement
+        # or eviction after the download started cannot cut it short.
+        self.origin = self.start_origin()
+        token = "purge-token-0123456789"
+        cfg = base_config(self.tmp, {"o": http_upstream(self.origin.addr)},
+                          cache=disk_config(self.disk_path, purge={"token": token}))
+        g = self.start_ghala(cfg)
+        n = 7 * 1024 * 1024  # under a disk stream's 8 MiB queue bound: never dropped as backlog
+        target = url(f"/bytes/{n}", cc(f"max-age={LONG}"))
+        self.assertBody(self.fetch(target), pattern_bytes(n))
+        self.wait_disk_objects(1)
+
+        # A slow client: a small receive buffer, so most of the body is still on disk when the
+        # purge lands.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.settimeout(IO_TIMEOUT)
+        sock.connect((LOOPBACK, g.port))
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"detail=disk", head, head)
+        self.assertLess(len(body), n // 2, "the body was nearly sent before the purge: void")
+
+        status, _, answer = request(g.admin_port, "POST", "/admin/purge",
+                                    headers={"Authorization": f"Bearer {token}",
+                                             "Content-Type": "application/x-www-form-urlencoded"},
+                                    body=urllib.parse.urlencode({"url": f"http://{HOST}{target}"}).encode())
+        self.assertEqual(status, 200, answer)
+        self.assertIn(b'"purged":1', answer.replace(b" ", b""), answer)
+        while len(body) < n:
+            b = sock.recv(1 << 20)
+            if not b:
+                break
+            body += b
+        sock.close()
+        self.assertEqual(len(body), n, f"the download was cut short\n{self.ctx()}")
+        self.assertTrue(body == pattern_bytes(n), "the body changed under the download")
+        # The purge itself took effect: the next request goes to the origin.
+        again = self.fetch(target)
+        self.assertBody(again, pattern_bytes(n))
+        self.assertFalse(again.cs and again.cs.get("hit"), repr(again))
+        self.assertEqual(self.origin.path_count(f"/bytes/{n}"), 2)
 
     def test_large_chunked_response_crossing_the_memory_bound_is_stored_on_disk(self):
         self.start()

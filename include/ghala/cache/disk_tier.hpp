@@ -61,6 +61,8 @@ class DiskTier {
  public:
   using Options = DiskTierOptions;
   class Writer;
+  class View;
+  using ViewPtr = std::shared_ptr<const View>;
   struct Impl;
 
   // Opens or creates the store at options.path and recovers from a crash: the chunks of writes
@@ -71,18 +73,28 @@ class DiskTier {
   DiskTier(const DiskTier&) = delete;
   DiskTier& operator=(const DiskTier&) = delete;
 
+  // A point-in-time view of the store (a RocksDB snapshot). An object looked up through a view
+  // keeps every chunk readable through that view until the view is released, even if it is
+  // replaced, purged or evicted meanwhile: a download that has started completes with the body
+  // it started with. A view pins the space of whatever is deleted after it was taken, so hold one
+  // for one response's stream, not longer. It may outlive the tier (it shares the database).
+  ViewPtr view();
+
   // All stored variants of a primary key, metadata only: chunks empty, chunk_count and
   // chunk_size set. An empty vector when there are none. Records that fail their checks are
-  // dropped and skipped.
-  Result<std::vector<ObjectPtr>> lookup(std::string_view primary_key);
+  // dropped and skipped. `view`: read as of that view (null: the current state).
+  Result<std::vector<ObjectPtr>> lookup(std::string_view primary_key, const View* view = nullptr);
 
   // Chunk `index` of an object returned by lookup(), insert() or Writer::commit(). Bytes
   // [index * chunk_size, ...) of the body, checked. A missing or bad chunk drops the object and
   // returns NotFound; a caller streaming the body must then abort its response, not truncate it.
+  // Give the view the object was looked up through, so that a replacement meanwhile cannot cut
+  // the body short.
   Result<Chunk> read_chunk(std::string_view primary_key, const StoredObject& object,
-                           std::uint32_t index);
+                           std::uint32_t index, const View* view = nullptr);
   // The whole body, every chunk checked, for objects small enough to hold in memory.
-  Result<std::vector<Chunk>> read_body(std::string_view primary_key, const StoredObject& object);
+  Result<std::vector<Chunk>> read_body(std::string_view primary_key, const StoredObject& object,
+                                       const View* view = nullptr);
 
   // Stores an object whose body is in memory (object.chunks, any sizes; re-cut to chunk_size),
   // replacing the stored variant with the same vary key. Returns the stored object (disk id,
