@@ -148,6 +148,16 @@ void Coalescer::clear_pass(const std::string& key) {
   pass_until_.erase(key);
 }
 
+std::size_t Coalescer::purge_pass(std::string_view key, bool prefix) {
+  std::lock_guard lock(mu_);
+  return std::erase_if(pass_until_, [&](const auto& entry) {
+    const std::string_view k = entry.first;
+    if (!k.starts_with(key)) return false;
+    // A variant key is the primary key, '\n', and the request's Vary values.
+    return prefix || k.size() == key.size() || k[key.size()] == '\n';
+  });
+}
+
 void Coalescer::leave(const std::string& key, const InFlightFetch* fetch) {
   std::lock_guard lock(mu_);
   auto it = fetches_.find(key);

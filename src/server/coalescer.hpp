@@ -31,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -109,6 +110,10 @@ class Coalescer {
   void mark_pass(const std::string& key, Clock::time_point until);
   // The key's answer became storable again.
   void clear_pass(const std::string& key);
+  // A purge: forgets hit-for-pass for `key` and its Vary variants, or with `prefix` for every
+  // key that starts with it, so the next request tries to store the answer again. Returns how
+  // many keys were forgotten.
+  std::size_t purge_pass(std::string_view key, bool prefix);
   // The leader is done with `fetch`: later requests start a new one.
   void leave(const std::string& key, const InFlightFetch* fetch);
 

@@ -115,7 +115,7 @@ std::int64_t now_seconds() {
 }  // namespace
 
 PurgeStores purge_stores(const Snapshot& snapshot) {
-  return PurgeStores{snapshot.memory, snapshot.disk};
+  return PurgeStores{snapshot.memory, snapshot.disk, snapshot.coalescer};
 }
 
 admin::PurgeOutcome execute_purge(const config::Config& config, const PurgeStores& stores,
@@ -131,6 +131,11 @@ admin::PurgeOutcome execute_purge(const config::Config& config, const PurgeStore
     if (sel) {
       t.key = sel->value;
       if (stores.memory) t.memory = purge_memory(*stores.memory, *sel, request.soft, now);
+      // Hit-for-pass is not an object (not counted), but a hard or soft purge of a URL means
+      // "look at the origin's answer again": an admin who fixed its Cache-Control expects that.
+      if (stores.coalescer && sel->by != Selection::By::Tag) {
+        (void)stores.coalescer->purge_pass(sel->value, sel->by == Selection::By::Prefix);
+      }
       if (stores.disk) {
         auto n = purge_disk(*stores.disk, *sel, request.soft, now);
         if (n) {

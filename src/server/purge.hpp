@@ -19,10 +19,12 @@
 
 namespace ghala::server {
 
-// The tiers a purge reaches. Either may be null (no such tier).
+// The tiers a purge reaches, and the coalescer whose hit-for-pass marks it clears (a purged URL
+// gets another chance to be stored). Any may be null.
 struct PurgeStores {
   std::shared_ptr<cache::MemoryTier> memory;
   std::shared_ptr<cache::DiskTier> disk;
+  std::shared_ptr<Coalescer> coalescer;
 };
 
 // The tiers of a snapshot: the memory tier and, when cache.disk is set, the disk tier.

@@ -54,6 +54,21 @@ TEST_CASE("hit-for-pass sends a key around coalescing until it expires or is cle
   CHECK(c.join("j", now).leader);
 }
 
+TEST_CASE("a purge forgets hit-for-pass for a key and its variants, or for a prefix") {
+  Coalescer c;
+  const auto now = Coalescer::Clock::now();
+  for (const char* k : {"h/a", "h/a\naccept-language=fr", "h/ab", "h/b", "g/a"}) {
+    c.mark_pass(k, now + 30s);
+  }
+  CHECK(c.purge_pass("h/a", false) == 2);  // not h/ab: another URL
+  CHECK(c.join("h/a", now).leader);
+  CHECK(c.join("h/a\naccept-language=fr", now).leader);
+  CHECK_FALSE(c.join("h/ab", now).fetch);
+  CHECK(c.purge_pass("h/", true) == 2);  // h/ab, h/b
+  CHECK(c.join("h/b", now).leader);
+  CHECK_FALSE(c.join("g/a", now).fetch);
+}
+
 TEST_CASE("find joins only a fetch already in flight, never during hit-for-pass") {
   Coalescer c;
   const auto now = Coalescer::Clock::now();

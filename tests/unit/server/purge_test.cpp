@@ -116,6 +116,29 @@ TEST_CASE("a URL purge reaches every variant in both tiers; a prefix and a tag t
   CHECK(tiers.stores.memory->stats().objects == 0);
 }
 
+TEST_CASE("a URL or prefix purge also ends hit-for-pass; a tag purge cannot name one") {
+  Tiers tiers(false);
+  tiers.stores.coalescer = std::make_shared<server::Coalescer>();
+  auto& c = *tiers.stores.coalescer;
+  const auto now = server::Coalescer::Clock::now();
+  for (const char* k : {"www.example.com/u", "www.example.com/p/1", "www.example.com/q"}) {
+    c.mark_pass(k, now + std::chrono::seconds(30));
+  }
+  const auto& cfg = *tiers.loaded.config;
+  (void)server::execute_purge(cfg, tiers.stores, request(observe::PurgeKind::Tag, false, {"t"}),
+                              1000);
+  CHECK_FALSE(c.join("www.example.com/u", now).fetch);
+  (void)server::execute_purge(cfg, tiers.stores,
+                              request(observe::PurgeKind::Url, true, {"http://www.example.com/u"}),
+                              1000);
+  CHECK(c.join("www.example.com/u", now).leader);
+  (void)server::execute_purge(
+      cfg, tiers.stores, request(observe::PurgeKind::Prefix, false, {"http://www.example.com/p/"}),
+      1000);
+  CHECK(c.join("www.example.com/p/1", now).leader);
+  CHECK_FALSE(c.join("www.example.com/q", now).fetch);
+}
+
 TEST_CASE("a memory-only purge also runs on the thread pool and answers on the loop") {
   Tiers tiers(false);
   std::optional<admin::PurgeOutcome> got;
