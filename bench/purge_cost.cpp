@@ -7,11 +7,14 @@
 //
 // Built by meson (bench/meson.build): build/bench/purge_cost.
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "ghala/cache/memory_tier.hpp"
 
@@ -78,6 +81,29 @@ int main(int argc, char** argv) {
   t = ms([&] { return tier.erase_prefix("www.example.com/nothing/"); }, count);
   std::printf("prefix none  %8.2f ms (%llu objects: the scan alone)\n", t,
               static_cast<unsigned long long>(count));
+  // What a request sees meanwhile: the longest single lookup while a hard prefix purge runs
+  // (a lookup waits only while the purge holds its shard's lock exclusively).
+  {
+    std::atomic<bool> done{false};
+    double worst = 0;
+    std::thread reader([&] {
+      std::vector<ghala::cache::ObjectPtr> out;
+      for (std::size_t i = 0; !done.load(std::memory_order_relaxed); ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        out = tier.lookup(key((i * 7919) % n));
+        const double d =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        if (d > worst) worst = d;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    t = ms([&] { return tier.erase_prefix("www.example.com/d05/"); }, count);
+    done = true;
+    reader.join();
+    std::printf("prefix hard  %8.2f ms (%llu objects); longest lookup meanwhile %.2f ms\n", t,
+                static_cast<unsigned long long>(count), worst);
+  }
   t = ms([&] { return tier.soft_purge_tag(dir_tag(3), 1); }, count);
   std::printf("tag soft     %8.2f ms (%llu objects)\n", t, static_cast<unsigned long long>(count));
   t = ms([&] { return tier.erase_tag(dir_tag(4)); }, count);

@@ -309,13 +309,36 @@ std::uint64_t MemoryShard::erase_variant(std::string_view key, std::string_view 
   return 0;
 }
 
+// The scan over every key is the long part (tens of milliseconds per shard at a million
+// objects): it runs under the shared lock, so lookups go on. Then what still matches is removed
+// under the exclusive lock, key by key. An object stored under a new matching key during the scan
+// is not purged: it arrived after the purge began.
 std::uint64_t MemoryShard::erase_prefix(std::string_view prefix) {
+  std::vector<std::string> keys;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& entry : index_) {
+      if (entry.first.starts_with(prefix)) keys.push_back(entry.first);
+    }
+  }
+  if (keys.empty()) return 0;
   Graveyard dead;
   std::unique_lock lock(mu_);
-  const std::vector<MemoryNode*> victims = nodes_with_prefix(prefix);
-  for (MemoryNode* n : victims) remove(n, dead);
-  evicted_purge_ += victims.size();
-  return victims.size();
+  std::uint64_t n = 0;
+  for (const auto& key : keys) {
+    auto it = index_.find(key);
+    if (it == index_.end()) continue;
+    // remove() erases the index entry with the last variant, so take the head each time.
+    while (true) {
+      MemoryNode* head = it->second.get();
+      const bool last = head->next_variant == nullptr;
+      remove(head, dead);
+      ++n;
+      if (last) break;
+    }
+  }
+  evicted_purge_ += n;
+  return n;
 }
 
 std::uint64_t MemoryShard::erase_tag(std::string_view tag) {
