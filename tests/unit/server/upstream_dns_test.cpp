@@ -2,8 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "ghala/observe/metrics.hpp"
 #include "server/snapshot.hpp"
@@ -165,5 +168,40 @@ TEST_CASE("NameResolver delivers every name's result on the loop") {
   REQUIRE(got->size() == 2);
   CHECK(got->at("a.test").value() == AddressList{"10.0.0.1", "::1"});
   CHECK_FALSE(got->at("b.test").ok());
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("a slow lookup does not hold the loop: timers run while it resolves") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  std::atomic<bool> release{false};
+  NameResolver resolver(&loop, [&release](const std::string&) -> Result<AddressList> {
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return AddressList{"10.0.0.1"};
+  });
+  // Started first, so that a resolver that blocked the caller would finish (and fail the order
+  // check) rather than hang.
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    release = true;
+  });
+  std::vector<std::string> order;
+  resolver.resolve({"slow.test"}, [&](DnsResults) {
+    order.push_back("resolved");
+    resolver.close();
+  });
+  uv_timer_t timer;
+  uv_timer_init(&loop, &timer);
+  timer.data = &order;
+  uv_timer_start(
+      &timer,
+      [](uv_timer_t* t) {
+        static_cast<std::vector<std::string>*>(t->data)->push_back("timer");
+        uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+      },
+      20, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  releaser.join();
+  CHECK(order == std::vector<std::string>{"timer", "resolved"});
   CHECK(uv_loop_close(&loop) == 0);
 }
