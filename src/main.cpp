@@ -1,7 +1,7 @@
 // ghala: an edge reverse proxy and CDN node for low-bandwidth networks.
 //
 //   ghala [--config FILE] [--ready-file PATH] [--log-level LEVEL]   run the server
-//   ghala check FILE        (also: --check-config FILE)              validate a config file
+//   ghala check [--no-resolve] FILE   (also: --check-config FILE)    validate a config file
 //   ghala purge ...         purge cached objects through the admin API (admin/purge_client.hpp)
 //   ghala --version | --help
 
@@ -17,6 +17,7 @@
 #include "default_config.inc"
 #include "ghala/admin/purge_client.hpp"
 #include "ghala/config/config.hpp"
+#include "ghala/config/resolve.hpp"
 #include "ghala/core/log.hpp"
 #include "ghala_build_config.h"
 #include "server/server.hpp"
@@ -25,27 +26,50 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: ghala [--config FILE] [--ready-file PATH] [--log-level debug|info|warn|error]\n"
-    "       ghala check FILE         validate a config file (also --check-config FILE)\n"
+    "       ghala check [--no-resolve] FILE\n"
+    "                                validate a config file and resolve its upstream host\n"
+    "                                names (--no-resolve: syntax only; also --check-config)\n"
     "       ghala purge [OPTIONS] (URL... | --prefix URL... | --tag TAG...)\n"
     "                                purge cached objects (ghala purge --help)\n"
     "       ghala --version\n"
     "Without --config, ghala serves its embedded default config (the demo site on\n"
     "http://127.0.0.1:8080, admin on 127.0.0.1:9145).\n";
 
-int check(const std::string& path) {
+void print_errors(const std::string& path, const std::vector<ghala::config::ConfigError>& errors) {
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.format().c_str());
+  std::fprintf(stderr, "%s: %zu error%s\n", path.c_str(), errors.size(),
+               errors.size() == 1 ? "" : "s");
+}
+
+// Resolves the upstream host names as the server would at startup (on this machine, with its
+// resolver), so that `ghala check` passing means `ghala` starts; --no-resolve checks the syntax
+// only (a CI machine that cannot see the production DNS).
+int check(const std::string& path, bool resolve) {
   auto result = ghala::config::load_file(path);
   if (!result.config) {
-    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.format().c_str());
-    std::fprintf(stderr, "%s: %zu error%s\n", path.c_str(), result.errors.size(),
-                 result.errors.size() == 1 ? "" : "s");
+    print_errors(path, result.errors);
     return 1;
   }
   const auto& c = *result.config;
+  const auto names = ghala::config::host_names(c);
+  if (resolve && !names.empty()) {
+    ghala::config::AddressBook book;
+    auto errors = ghala::config::resolve_names(c, ghala::config::resolve_with_system, book);
+    if (!errors.empty()) {
+      print_errors(path, errors);
+      return 1;
+    }
+  }
   std::size_t routes = 0;
   for (const auto& s : c.sites) routes += s.routes.size();
-  std::printf("%s: ok (%zu listeners, %zu sites, %zu routes, %zu upstreams, hash %s)\n",
+  std::string resolved;
+  if (!names.empty()) {
+    resolved = ", " + std::to_string(names.size()) + " host name" + (names.size() == 1 ? "" : "s") +
+               (resolve ? " resolved" : " not resolved");
+  }
+  std::printf("%s: ok (%zu listeners, %zu sites, %zu routes, %zu upstreams%s, hash %s)\n",
               path.c_str(), c.listeners.size(), c.sites.size(), routes, c.upstreams.size(),
-              c.hash.c_str());
+              resolved.c_str(), c.hash.c_str());
   return 0;
 }
 
@@ -91,7 +115,17 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     if (a == "check" || a == "--check-config") {
-      return check(value());
+      bool resolve = true;
+      if (i + 1 < argc && std::string_view(argv[i + 1]) == "--no-resolve") {
+        resolve = false;
+        ++i;
+      }
+      const char* path = value();
+      if (i + 1 < argc && std::string_view(argv[i + 1]) == "--no-resolve") {
+        resolve = false;
+        ++i;
+      }
+      return check(path, resolve);
     } else if (a == "--config" || a == "-c") {
       options.config_path = value();
     } else if (a == "--ready-file") {

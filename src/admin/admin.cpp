@@ -130,7 +130,7 @@ std::string reload_json(const ReloadOutcome& o) {
 
 namespace {
 
-Response handle_sync(const http::RequestHead& req, std::string_view peer_ip, Control& control) {
+Response handle_sync(const http::RequestHead& req, Control& control) {
   const auto path = req.path();
   const bool get = req.method == http::Method::Get || req.method == http::Method::Head;
   auto only = [&](bool allowed, std::string_view allow) -> std::optional<Response> {
@@ -153,14 +153,6 @@ Response handle_sync(const http::RequestHead& req, std::string_view peer_ip, Con
     if (auto r = only(get, "GET, HEAD")) return *r;
     return control.ready() ? text(200, "ready\n") : text(503, "draining\n");
   }
-  if (path == "/admin/reload") {
-    if (auto r = only(req.method == http::Method::Post, "POST")) return *r;
-    if (auto denied = authorize(req, peer_ip, control)) return *denied;
-    const auto outcome = control.reload();
-    Response r = text(outcome.applied ? 200 : 400, reload_json(outcome));
-    r.content_type = "application/json";
-    return r;
-  }
   if (path == "/") {
     if (auto r = only(get, "GET, HEAD")) return *r;
     return text(
@@ -171,10 +163,27 @@ Response handle_sync(const http::RequestHead& req, std::string_view peer_ip, Con
   return text(404, "not found\n");
 }
 
+// A reload answers when it is done: resolving upstream host names happens off the admin loop.
+void serve_reload(const http::RequestHead& req, std::string_view peer_ip, Control& control,
+                  Reply reply) {
+  if (req.method != http::Method::Post) {
+    Response r = text(405, "method not allowed\n");
+    r.headers.add("Allow", "POST");
+    return reply(std::move(r));
+  }
+  if (auto denied = authorize(req, peer_ip, control)) return reply(std::move(*denied));
+  control.reload([reply = std::move(reply)](const ReloadOutcome& outcome) {
+    Response r = text(outcome.applied ? 200 : 400, reload_json(outcome));
+    r.content_type = "application/json";
+    reply(std::move(r));
+  });
+}
+
 }  // namespace
 
 void handle(const http::RequestHead& req, std::string_view body, std::string_view peer_ip,
             Control& control, Reply reply) {
+  if (req.path() == "/admin/reload") return serve_reload(req, peer_ip, control, std::move(reply));
   if (req.path() == "/admin/purge") {
     if (req.method != http::Method::Post) {
       Response r = text(405, "method not allowed\n");
@@ -183,7 +192,7 @@ void handle(const http::RequestHead& req, std::string_view body, std::string_vie
     }
     return serve_purge(req, body, control, std::move(reply));
   }
-  reply(handle_sync(req, peer_ip, control));
+  reply(handle_sync(req, control));
 }
 
 }  // namespace ghala::admin

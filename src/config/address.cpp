@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <string>
 
 #include "config/diagnostics.hpp"
@@ -23,6 +24,32 @@ bool is_ipv6(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &a) == 1;
 }
 
+// RFC 1123 §2.1 host name: dot-separated labels of letters, digits and '-', 1-63 characters each,
+// not starting or ending with '-'; 253 characters in all, plus an optional final '.' (a fully
+// qualified name, exempt from the resolver's search list). The last label may not be all digits,
+// so that a mistyped IPv4 address ("256.1.1.1", "10.0.0") is never taken for a name.
+bool host_name_syntax(std::string_view s) {
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  if (s.empty() || s.size() > 253) return false;
+  std::string_view last;
+  while (true) {
+    const auto dot = s.find('.');
+    const std::string_view label = s.substr(0, dot);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+    last = label;
+    if (dot == std::string_view::npos) break;
+    s.remove_prefix(dot + 1);
+  }
+  return !std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::optional<std::uint16_t> parse_port(std::string_view s, unsigned min_port) {
   if (s.empty() || s.size() > 5) return std::nullopt;
   unsigned n = 0;
@@ -36,9 +63,10 @@ std::optional<std::uint16_t> parse_port(std::string_view s, unsigned min_port) {
 
 // Splits "host:port" / "[v6]:port" into host (brackets removed) and port. port_required: false
 // lets "host" alone through with default_port. `shown` is the whole value, for messages.
+// allow_names: a host name is accepted (upstream servers); otherwise only literal addresses.
 Result<SocketAddress> split_host_port(std::string_view text, std::string_view shown,
                                       bool port_required, std::uint16_t default_port,
-                                      unsigned min_port) {
+                                      unsigned min_port, bool allow_names) {
   std::string host;
   std::string_view port;
   if (!text.empty() && text.front() == '[') {
@@ -59,10 +87,17 @@ Result<SocketAddress> split_host_port(std::string_view text, std::string_view sh
     if (host.empty()) {
       return invalid(shown, "missing host (use 0.0.0.0 for all IPv4 addresses, [::] for IPv6)");
     }
-    if (host != "localhost" && !is_ipv4(host)) {
-      return invalid(shown, quote_value(host) +
-                                " is not an IP address (use a literal IPv4 or [IPv6] address, "
-                                "or localhost)");
+    if (!is_ipv4(host)) {
+      if (!allow_names) {
+        return invalid(shown, quote_value(host) +
+                                  " is not an IP address: listeners take a literal IPv4 or "
+                                  "[IPv6] address (127.0.0.1 or [::1] for loopback)");
+      }
+      if (!host_name_syntax(host)) {
+        return invalid(shown, quote_value(host) +
+                                  " is neither an IP address nor a valid host name (letters, "
+                                  "digits, '-' and '.', as in origin.example.com)");
+      }
     }
   }
   SocketAddress out{host, default_port, std::string(shown)};
@@ -91,12 +126,31 @@ bool starts_with_ci(std::string_view s, std::string_view prefix) {
 
 }  // namespace
 
+bool is_host_name(std::string_view text) {
+  return host_name_syntax(text);
+}
+
+bool is_ip_literal(std::string_view text) {
+  const std::string host(text);
+  return is_ipv4(host) || is_ipv6(host);
+}
+
+std::string address_text(std::string_view ip, std::uint16_t port) {
+  std::string out;
+  if (ip.find(':') != std::string_view::npos) {
+    out.append("[").append(ip).append("]");
+  } else {
+    out.append(ip);
+  }
+  return out.append(":").append(std::to_string(port));
+}
+
 Result<SocketAddress> parse_listen_address(std::string_view text) {
   if (text.empty()) return invalid(text, "empty address");
   if (text.find("://") != std::string_view::npos) {
     return invalid(text, "a listen address is host:port, without a scheme");
   }
-  return split_host_port(text, text, true, 0, 0);
+  return split_host_port(text, text, true, 0, 0, false);
 }
 
 Result<SocketAddress> parse_upstream_url(std::string_view text) {
@@ -119,7 +173,7 @@ Result<SocketAddress> parse_upstream_url(std::string_view text) {
   if (rest.find_first_of("/?#") != std::string_view::npos) {
     return invalid(text, "an upstream URL cannot have a path or query (routes pass the path on)");
   }
-  return split_host_port(rest, text, !has_scheme, 80, 1);
+  return split_host_port(rest, text, !has_scheme, 80, 1, true);
 }
 
 }  // namespace ghala::config

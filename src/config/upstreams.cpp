@@ -11,18 +11,20 @@
 namespace ghala::config {
 namespace {
 
-constexpr std::array<std::string_view, 8> kKeys{"origin",
+constexpr std::array<std::string_view, 9> kKeys{"origin",
                                                 "servers",
                                                 "balance",
                                                 "connect_timeout",
                                                 "first_byte_timeout",
                                                 "read_timeout",
                                                 "keepalive_connections",
-                                                "keepalive_idle"};
+                                                "keepalive_idle",
+                                                "resolve_interval"};
 // Keys that configure connections to HTTP servers, meaningless for a dir: origin.
-constexpr std::array<std::string_view, 6> kServerOnlyKeys{
-    "balance",      "connect_timeout",       "first_byte_timeout",
-    "read_timeout", "keepalive_connections", "keepalive_idle"};
+constexpr std::array<std::string_view, 7> kServerOnlyKeys{
+    "balance",         "connect_timeout",       "first_byte_timeout",
+    "read_timeout",    "keepalive_connections", "keepalive_idle",
+    "resolve_interval"};
 constexpr std::array<std::string_view, 2> kBalanceNames{"round_robin", "least_conn"};
 constexpr std::array<Balance, 2> kBalanceValues{Balance::RoundRobin, Balance::LeastConn};
 constexpr std::uint32_t kMaxWeight = 1000;
@@ -87,6 +89,11 @@ std::optional<UpstreamServer> read_server(LoadContext& ctx, const Field& item) {
     return std::nullopt;
   }
   s.address = std::move(addr).value();
+  const YAML::Mark mark = url->mark();
+  if (!mark.is_null() && mark.line >= 0 && mark.column >= 0) {
+    s.line = mark.line + 1;
+    s.col = mark.column + 1;
+  }
   return s;
 }
 
@@ -124,6 +131,16 @@ void read_server_options(LoadContext& ctx, const MapView& m, Upstream& u) {
     read_uint32(*f, d, 0, 100'000, u.keepalive_connections);
   }
   if (const Field* f = m.find("keepalive_idle")) read_duration(*f, d, false, u.keepalive_idle);
+  if (const Field* f = m.find("resolve_interval")) {
+    Millis interval{};
+    if (read_duration(*f, d, true, interval)) {
+      if (interval.count() != 0 && interval < 1s) {
+        d.error(f->mark(), "resolve_interval: at least 1s (or 0s to resolve only on load)");
+      } else {
+        u.resolve_interval = interval;
+      }
+    }
+  }
 }
 
 void read_upstream(LoadContext& ctx, const Field& entry, Config& c) {

@@ -65,6 +65,20 @@ std::string_view to_string(TimeoutKind k) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(DnsResult r) noexcept {
+  switch (r) {
+    case DnsResult::Ok:
+      return "ok";
+    case DnsResult::Changed:
+      return "changed";
+    case DnsResult::Error:
+      return "error";
+    case DnsResult::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string_view to_string(UpstreamErrorKind k) noexcept {
   switch (k) {
     case UpstreamErrorKind::ConnectRefused:
@@ -492,6 +506,21 @@ class MetricsImpl final : public Metrics {
     }
   }
 
+  // Rare (a reload, a resolve_interval tick): the label lookup is fine here.
+  void dns_resolution(std::string_view upstream, DnsResult result) noexcept override {
+    try {
+      std::lock_guard lock(handles_mu_);
+      dns_resolutions_
+          ->Add({{"upstream", std::string(upstream)}, {"result", std::string(to_string(result))}})
+          .Increment();
+    } catch (const std::exception& e) {
+      try {
+        log_error(std::string("metrics: dns_resolution failed: ") + e.what());
+      } catch (...) {
+      }
+    }
+  }
+
   void config_reload(bool success, std::string_view hash) noexcept override {
     try {
       std::lock_guard lock(config_mu_);
@@ -533,6 +562,7 @@ class MetricsImpl final : public Metrics {
   Family<Histogram>* request_duration_ = nullptr;
   Family<Histogram>* upstream_duration_ = nullptr;
   Family<Counter>* upstream_errors_ = nullptr;
+  Family<Counter>* dns_resolutions_ = nullptr;
 
   Gauge* connections_open_ = nullptr;
   Gauge* cache_waiting_ = nullptr;
@@ -596,6 +626,10 @@ void MetricsImpl::build() {
               "Time from the request sent to the upstream until its response head arrived.");
   upstream_errors_ = &family(prometheus::BuildCounter(), r, "ghala_upstream_errors_total",
                              "Failed upstream exchanges, by upstream and kind.");
+  dns_resolutions_ =
+      &family(prometheus::BuildCounter(), r, "ghala_upstream_dns_resolutions_total",
+              "Resolutions of upstream server host names, by upstream and result (ok, changed, "
+              "error).");
 
   const std::array<std::pair<const char*, const char*>, ByteCounters::kCount> byte_families = {{
       {"ghala_client_received_bytes_total", "Bytes read from client connections."},

@@ -840,8 +840,11 @@ void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
     }
   }
   error_ = error_name(kind);
-  log_warn(std::string("upstream ") + upstream_addr_ + ": " + error_ + " for " + req_.method_text +
-           " " + target_ + " (request " + request_id_ + ")");
+  // A server resolved from a host name is shown with it: "origin.example.com (10.0.0.5:8080)".
+  const std::string& name = pool_ ? pool_->server().host_name : std::string();
+  const std::string where = name.empty() ? upstream_addr_ : name + " (" + upstream_addr_ + ")";
+  log_warn("upstream " + where + ": " + error_ + " for " + req_.method_text + " " + target_ +
+           " (request " + request_id_ + ")");
   const int status = status_for(kind);
   serve_stale_or(0, status, status == 504 ? "upstream timed out\n" : "upstream unavailable\n");
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <thread>
 
+#include "ghala/config/resolve.hpp"
 #include "ghala/core/log.hpp"
 #include "ghala/observe/metrics.hpp"
 #include "ghala_build_config.h"
@@ -67,7 +68,7 @@ int bind_socket(const config::SocketAddress& a, std::uint16_t port, bool reusepo
                 std::string& err) {
   sockaddr_storage ss{};
   socklen_t len = 0;
-  const std::string host = a.host == "localhost" ? "127.0.0.1" : a.host;
+  const std::string& host = a.host;  // a literal address: listeners take no names
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
   if (uv_ip4_addr(host.c_str(), port, v4) == 0) {
@@ -208,12 +209,22 @@ int Server::run() {
     log_error("configuration refused; not starting");
     return 1;
   }
-  auto snap = build_snapshot(loaded.config, nullptr);
+  // Nothing is served yet, so the names are resolved here, blocking: a name that does not resolve
+  // stops the start like any other config error.
+  config::AddressBook book;
+  if (auto errors = config::resolve_names(*loaded.config, config::resolve_with_system, book);
+      !errors.empty()) {
+    log_errors(errors);
+    log_error("configuration refused; not starting");
+    return 1;
+  }
+  auto snap = build_snapshot(config::with_addresses(*loaded.config, book), nullptr);
   if (!snap) {
     log_error(snap.error().message);
     return 1;
   }
   startup_config_ = loaded.config;
+  loaded_config_ = loaded.config;
   raise_fd_limit(loaded.config->limits.max_connections);
   snapshot_ = snap.value();
   export_cache_tiers(*snapshot_);
@@ -233,6 +244,9 @@ int Server::run() {
   admin_worker_ = std::make_unique<Worker>(this, -1, true, admin_fds, snapshot_);
   observe::Metrics::get().config_reload(true, cfg.hash);
   start_signals();
+  start_dns();
+  dns_.reset(*loaded_config_, std::move(book), uv_now(admin_worker_->loop()));
+  schedule_dns();
   for (auto& w : workers_) w->start();
 
   std::string where;
@@ -260,7 +274,7 @@ void Server::start_signals() {
   };
   init(sig_hup_, SIGHUP, [](uv_signal_t* s, int) {
     log_info("SIGHUP: reloading configuration");
-    static_cast<Server*>(s->data)->reload();
+    static_cast<Server*>(s->data)->reload([](const admin::ReloadOutcome&) {});
   });
   auto term = [](uv_signal_t* s, int signum) {
     log_info(std::string(signum == SIGINT ? "SIGINT" : "SIGTERM") + ": graceful shutdown");
@@ -274,39 +288,142 @@ void Server::start_signals() {
   shutdown_poll_.data = this;
 }
 
-admin::ReloadOutcome Server::reload() {
+// A reload loads and validates the file on the main thread, resolves the new config's host names
+// on resolver threads (the admin loop keeps answering meanwhile), then builds the snapshot and
+// posts it to the workers. One reload runs at a time; reloads asked for meanwhile wait for the
+// next one, which reads the file again.
+void Server::reload(std::function<void(const admin::ReloadOutcome&)> done) {
+  reload_waiters_.push_back(std::move(done));
+  if (!reload_running_) start_reload();
+}
+
+void Server::start_reload() {
+  auto waiters = std::move(reload_waiters_);
+  reload_waiters_.clear();
+  auto answer = [this, waiters = std::move(waiters)](const admin::ReloadOutcome& out) {
+    reload_running_ = false;
+    for (const auto& w : waiters) w(out);
+    if (!reload_waiters_.empty()) start_reload();
+  };
   admin::ReloadOutcome out;
   out.hash = snapshot_->config->hash;
   if (draining_) {
     out.errors.push_back("shutting down");
-    return out;
+    return answer(out);
   }
+  reload_running_ = true;
   auto loaded = load();
-  auto& metrics = observe::Metrics::get();
   if (!loaded.config) {
     for (const auto& e : loaded.errors) out.errors.push_back(e.format());
     log_errors(loaded.errors);
-    log_error("reload refused: the running configuration stays in force");
-    metrics.config_reload(false, snapshot_->config->hash);
-    return out;
+    refuse_reload(out);
+    return answer(out);
   }
-  auto snap = build_snapshot(loaded.config, snapshot_.get());
+  auto names = config::host_names(*loaded.config);
+  if (names.empty()) {
+    finish_reload(loaded.config, {}, out);
+    return answer(out);
+  }
+  resolver_->resolve(std::move(names), [this, config = loaded.config, out,
+                                        answer](const DnsResults& results) mutable {
+    finish_reload(config, results, out);
+    answer(out);
+  });
+}
+
+void Server::refuse_reload(admin::ReloadOutcome& out) {
+  log_error("reload refused: the running configuration stays in force");
+  observe::Metrics::get().config_reload(false, snapshot_->config->hash);
+  out.hash = snapshot_->config->hash;
+}
+
+void Server::finish_reload(const config::ConfigPtr& loaded, const DnsResults& results,
+                           admin::ReloadOutcome& out) {
+  if (draining_) {
+    out.errors.push_back("shutting down");
+    return;
+  }
+  auto addresses = merge_for_reload(*loaded, results, dns_.book());
+  if (!addresses.errors.empty()) {
+    for (const auto& e : addresses.errors) out.errors.push_back(e.format());
+    log_errors(addresses.errors);
+    return refuse_reload(out);
+  }
+  for (const auto& w : addresses.warnings) log_warn(w);
+  auto snap = build_snapshot(config::with_addresses(*loaded, addresses.book), snapshot_.get());
   if (!snap) {
     out.errors.push_back(snap.error().message);
-    log_error("reload refused: " + snap.error().message);
-    metrics.config_reload(false, snapshot_->config->hash);
-    return out;
+    log_error(snap.error().message);
+    return refuse_reload(out);
   }
-  out.restart_required = config::restart_required_changes(*startup_config_, *loaded.config);
-  snapshot_ = snap.value();
-  for (auto& w : workers_) w->post_snapshot(snapshot_);
-  admin_worker_->post_snapshot(snapshot_);
-  metrics.config_reload(true, snapshot_->config->hash);
+  out.restart_required = config::restart_required_changes(*startup_config_, *loaded);
+  swap_snapshot(snap.value());
+  loaded_config_ = loaded;
+  ++generation_;
+  dns_.reset(*loaded, std::move(addresses.book), uv_now(admin_worker_->loop()));
+  schedule_dns();
+  observe::Metrics::get().config_reload(true, snapshot_->config->hash);
   out.applied = true;
   out.hash = snapshot_->config->hash;
   log_info("configuration reloaded (hash " + out.hash + ")");
   for (const auto& r : out.restart_required) log_warn("needs a restart to take effect: " + r);
-  return out;
+}
+
+void Server::swap_snapshot(SnapshotPtr snap) {
+  snapshot_ = std::move(snap);
+  for (auto& w : workers_) w->post_snapshot(snapshot_);
+  admin_worker_->post_snapshot(snapshot_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-resolution (resolve_interval): a one-shot timer on the main loop fires when the next
+// upstream is due; its names are resolved on resolver threads; when an address set changed, a
+// snapshot is built from the same loaded config with the new addresses and swapped in exactly as
+// a reload's is (requests in flight finish on theirs; pools of vanished addresses retire).
+
+void Server::start_dns() {
+  uv_loop_t* loop = admin_worker_->loop();
+  resolver_ = std::make_unique<NameResolver>(loop, config::resolve_with_system);
+  uv_timer_init(loop, &dns_timer_);
+  dns_timer_.data = this;
+}
+
+void Server::schedule_dns() {
+  if (draining_) return;
+  const auto in = dns_.next_due_in(uv_now(admin_worker_->loop()));
+  if (!in) {
+    uv_timer_stop(&dns_timer_);
+    return;
+  }
+  uv_timer_start(
+      &dns_timer_, [](uv_timer_t* t) { static_cast<Server*>(t->data)->on_dns_due(); }, *in, 0);
+}
+
+void Server::on_dns_due() {
+  if (draining_) return;
+  uv_loop_t* loop = admin_worker_->loop();
+  for (const std::size_t entry : dns_.take_due(uv_now(loop))) {
+    resolver_->resolve(dns_.names(entry),
+                       [this, entry, generation = generation_](const DnsResults& results) {
+                         // A reload since then has its own addresses and schedule.
+                         if (generation != generation_ || draining_) return;
+                         if (dns_.apply(entry, results, uv_now(admin_worker_->loop())))
+                           rebuild_for_new_addresses();
+                         schedule_dns();
+                       });
+  }
+  schedule_dns();
+}
+
+void Server::rebuild_for_new_addresses() {
+  auto snap = build_snapshot(config::with_addresses(*loaded_config_, dns_.book()), snapshot_.get());
+  if (!snap) {
+    log_error("upstream addresses changed, but the new snapshot failed: " + snap.error().message);
+    return;
+  }
+  swap_snapshot(snap.value());
+  log_info("upstream addresses changed: serving them (config hash " + snapshot_->config->hash +
+           ")");
 }
 
 std::string Server::admin_token() const {
@@ -324,6 +441,7 @@ void Server::purge(admin::PurgeRequest request, std::function<void(admin::PurgeO
 
 void Server::begin_shutdown() {
   if (draining_.exchange(true)) return;
+  uv_timer_stop(&dns_timer_);
   const auto grace = snapshot_->config->timeouts.shutdown_grace;
   for (auto& w : workers_) w->post_shutdown(grace);
   // Poll until the workers are done, then stop the main loop's own handles.
@@ -333,6 +451,8 @@ void Server::begin_shutdown() {
         auto* self = static_cast<Server*>(t->data);
         if (self->finished_workers_.load() < self->workers_.size()) return;
         uv_timer_stop(t);
+        uv_close(reinterpret_cast<uv_handle_t*>(&self->dns_timer_), nullptr);
+        self->resolver_->close();
         for (uv_signal_t* s :
              {&self->sig_hup_, &self->sig_term_, &self->sig_int_, &self->sig_usr1_}) {
           uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);

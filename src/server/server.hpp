@@ -16,6 +16,7 @@
 #include "ghala/admin/admin.hpp"
 #include "ghala/config/config.hpp"
 #include "server/snapshot.hpp"
+#include "server/upstream_dns.hpp"
 #include "server/worker.hpp"
 
 namespace ghala::server {
@@ -39,7 +40,7 @@ class Server final : public admin::Control {
 
   // admin::Control
   bool ready() const override { return !draining_.load(); }
-  admin::ReloadOutcome reload() override;
+  void reload(std::function<void(const admin::ReloadOutcome&)> done) override;
   std::string admin_token() const override;
   std::string purge_token() const override;
   void purge(admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done) override;
@@ -55,6 +56,15 @@ class Server final : public admin::Control {
                       std::vector<std::string>& bound, std::string& admin_bound);
   bool write_ready_file(const std::vector<std::string>& bound,
                         const std::string& admin_bound) const;
+  void start_reload();
+  void finish_reload(const config::ConfigPtr& loaded, const DnsResults& results,
+                     admin::ReloadOutcome& out);
+  void refuse_reload(admin::ReloadOutcome& out);
+  void swap_snapshot(SnapshotPtr snap);
+  void start_dns();
+  void schedule_dns();
+  void on_dns_due();
+  void rebuild_for_new_addresses();
   void start_signals();
   void begin_shutdown();
   void reopen_logs();
@@ -62,6 +72,16 @@ class Server final : public admin::Control {
   ServerOptions options_;
   config::ConfigPtr startup_config_;
   SnapshotPtr snapshot_;  // main thread only
+  // Main thread only: the running config as loaded (server host names not yet replaced by
+  // addresses), the addresses and re-resolution schedule of its names, and the resolver.
+  config::ConfigPtr loaded_config_;
+  UpstreamDns dns_;
+  std::unique_ptr<NameResolver> resolver_;
+  uv_timer_t dns_timer_{};
+  std::uint64_t generation_ = 0;  // bumped by each applied reload: older resolutions are dropped
+  bool reload_running_ = false;
+  // Reloads asked for while one runs: answered by the next reload, which starts when it ends.
+  std::vector<std::function<void(const admin::ReloadOutcome&)>> reload_waiters_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Worker> admin_worker_;
   std::atomic<std::uint32_t> connections_{0};

@@ -11,8 +11,11 @@ namespace ghala::server {
 namespace {
 constexpr std::uint64_t kTickMs = 200;  // access-log flush and pool sweep interval
 
+// A server resolved from a name has one pool per address: the key holds the address (in
+// address.text) and the name it came from, so an address that leaves the name's answer retires
+// its pool as a removed server's does on reload.
 std::string pool_key(const config::Upstream& up, const config::UpstreamServer& s) {
-  return up.name + "|" + s.address.text + "|" + std::to_string(s.weight);
+  return up.name + "|" + s.host_name + "|" + s.address.text + "|" + std::to_string(s.weight);
 }
 }  // namespace
 

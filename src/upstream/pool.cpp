@@ -15,8 +15,10 @@ Block* block_of(const uv_buf_t* buf) {
   return reinterpret_cast<Block*>(buf->base) - 1;
 }
 
-bool resolve(const config::SocketAddress& a, sockaddr_storage* out) {
-  std::string host = a.host == "localhost" ? std::string("127.0.0.1") : a.host;
+// The address as a sockaddr. A snapshot's servers are literal addresses: host names were
+// resolved when the snapshot was built (config/resolve.hpp), never here on the worker loop.
+bool to_sockaddr(const config::SocketAddress& a, sockaddr_storage* out) {
+  const std::string& host = a.host;
   auto* v4 = reinterpret_cast<sockaddr_in*>(out);
   if (uv_ip4_addr(host.c_str(), a.port, v4) == 0) return true;
   auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
@@ -327,9 +329,10 @@ UpstreamPool::UpstreamPool(uv_loop_t* loop, BlockPool* blocks, config::UpstreamS
       server_(std::move(server)),
       settings_(settings),
       metrics_(std::move(metrics)) {
-  addr_ok_ = resolve(server_.address, &addr_);
+  addr_ok_ = to_sockaddr(server_.address, &addr_);
   if (!addr_ok_)
-    log_error("upstream " + settings_.name + ": cannot use address " + server_.address.text);
+    log_error("upstream " + settings_.name + ": cannot use address " + server_.address.text +
+              " (not a literal address)");
 }
 
 UpstreamPool::~UpstreamPool() = default;

@@ -127,7 +127,9 @@ def free_port() -> int:
 class Origin:
     """tests/integration/origin.py as a separate process on an OS-chosen port."""
 
-    def __init__(self, workdir: str, name: str = "origin"):
+    def __init__(self, workdir: str, name: str = "origin", host: str = HOST, port: int = 0):
+        """host/port: where to listen (another loopback address, or a port taken by another
+        origin on another address, for tests of upstream host names)."""
         self.name = name
         self.workdir = workdir
         port_file = os.path.join(workdir, f"origin-{name}.port")
@@ -135,7 +137,7 @@ class Origin:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "origin.py"), "--name", name,
-             "--port-file", port_file],
+             "--host", host, "--port", str(port), "--port-file", port_file],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self._log.close()
 
@@ -153,10 +155,11 @@ class Origin:
         except BaseException:
             self.stop()
             raise
-        self.addr = f"{HOST}:{self.port}"
+        self.host = host
+        self.addr = f"{host}:{self.port}"
 
     def get(self, path: str) -> tuple[int, bytes]:
-        c = http.client.HTTPConnection(HOST, self.port, timeout=IO_TIMEOUT)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=IO_TIMEOUT)
         try:
             c.request("GET", path)
             r = c.getresponse()
@@ -259,7 +262,9 @@ class Ghala:
     it. Logs: workdir/ghala.stdout, workdir/ghala.stderr."""
 
     def __init__(self, workdir: str, cfg: dict | str, *, log_level: str = "info",
-                 extra_args=(), name: str = "ghala"):
+                 extra_args=(), name: str = "ghala", wrapper=()):
+        """wrapper: a command that execs ghala (argv prefix), keeping its pid: e.g. unshare to
+        give ghala an /etc/hosts of its own (test_upstream_dns.py)."""
         self.workdir = workdir
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         self.ready_path = os.path.join(workdir, f"{name}.ready.json")
@@ -271,7 +276,7 @@ class Ghala:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         self.proc = subprocess.Popen(
-            [ghala_bin(), "--config", self.config_path, "--ready-file", self.ready_path,
+            [*wrapper, ghala_bin(), "--config", self.config_path, "--ready-file", self.ready_path,
              "--log-level", log_level, *extra_args],
             stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL, env=env)
         # The child holds its own copies of the log descriptors; the parent needs none.
@@ -673,8 +678,8 @@ class GhalaTestCase(unittest.TestCase):
         self.tmp = self._tmp.name
         self.ghala = None
 
-    def start_origin(self, name: str = "origin") -> Origin:
-        o = Origin(self.tmp, name)
+    def start_origin(self, name: str = "origin", **kw) -> Origin:
+        o = Origin(self.tmp, name, **kw)
         self.addCleanup(o.stop)
         return o
 

@@ -38,7 +38,10 @@ class Control {
  public:
   virtual ~Control() = default;
   virtual bool ready() const = 0;
-  virtual ReloadOutcome reload() = 0;
+  // Loads, validates and applies the config file, and calls done exactly once with the outcome,
+  // on the admin loop (the server resolves upstream host names off the loop first; a test double
+  // may answer at once).
+  virtual void reload(std::function<void(const ReloadOutcome&)> done) = 0;
   virtual std::string admin_token() const = 0;
   // The purge API's bearer token; empty: the purge API is off.
   virtual std::string purge_token() const = 0;
@@ -48,8 +51,9 @@ class Control {
 };
 
 // Answers one admin request: reply is called exactly once, before handle() returns for every
-// endpoint but purge, which may answer later (see Control::purge). body: the request body (only
-// purge reads one; the server keeps at most kMaxPurgeBody + 1 bytes of it).
+// endpoint but reload and purge, which may answer later (see Control::reload, Control::purge).
+// body: the request body (only purge reads one; the server keeps at most kMaxPurgeBody + 1 bytes of
+// it).
 using Reply = std::function<void(Response)>;
 void handle(const http::RequestHead& request, std::string_view body, std::string_view peer_ip,
             Control& control, Reply reply);

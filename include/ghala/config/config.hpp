@@ -23,7 +23,8 @@ using Millis = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
 struct SocketAddress {
-  std::string host;  // literal IPv4 or IPv6 address (no brackets), or "localhost"
+  std::string host;  // literal IPv4 or IPv6 address (no brackets); for an upstream server as
+                     // loaded, also a host name, replaced by its addresses (config/resolve.hpp)
   std::uint16_t port = 0;
   std::string text;  // as written, for messages ("127.0.0.1:8080")
 };
@@ -91,6 +92,11 @@ enum class Balance { RoundRobin, LeastConn };
 struct UpstreamServer {
   SocketAddress address;
   std::uint32_t weight = 1;
+  // The host name this server was resolved from ("origin.example.com"); empty for a server
+  // written as a literal address, and in a config as loaded (before with_addresses).
+  std::string host_name;
+  int line = 0;  // where the server is written (1-based), for resolution errors; 0: unknown
+  int col = 0;
 };
 
 struct Upstream {
@@ -104,6 +110,7 @@ struct Upstream {
   Millis read_timeout = 30s;                 // gap between response body bytes; abort
   std::uint32_t keepalive_connections = 64;  // idle connections kept per worker per server
   Millis keepalive_idle = 60s;               // idle pooled connection lifetime
+  Millis resolve_interval = 30s;  // re-resolve the servers' host names this often; 0 = never
 };
 
 enum class HostHeaderMode { Pass, Rewrite };

@@ -35,6 +35,11 @@ enum class TimeoutKind {
 };
 std::string_view to_string(TimeoutKind k) noexcept;
 
+// One resolution of an upstream's server names: the addresses were confirmed, changed (a new
+// snapshot followed), or some name did not resolve (its last good addresses stay).
+enum class DnsResult { Ok, Changed, Error, kCount };
+std::string_view to_string(DnsResult r) noexcept;
+
 enum class UpstreamErrorKind {
   ConnectRefused,
   ConnectTimeout,
@@ -145,6 +150,8 @@ class Metrics {
   virtual void cache_disk_write_dropped(DiskWriteDrop why) noexcept = 0;
   // result: true = applied. hash: the loaded config's hash (sets ghala_config_info{hash}).
   virtual void config_reload(bool success, std::string_view hash) noexcept = 0;
+  // A resolution of an upstream's server host names (at a reload or a resolve_interval tick).
+  virtual void dns_resolution(std::string_view upstream, DnsResult result) noexcept = 0;
 };
 
 }  // namespace ghala::observe

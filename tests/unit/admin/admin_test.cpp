@@ -16,9 +16,9 @@ struct FakeControl : admin::Control {
   int reloads = 0;
   admin::ReloadOutcome outcome;
   bool ready() const override { return is_ready; }
-  admin::ReloadOutcome reload() override {
+  void reload(std::function<void(const admin::ReloadOutcome&)> done) override {
     ++reloads;
-    return outcome;
+    done(outcome);
   }
   std::string admin_token() const override { return token; }
 

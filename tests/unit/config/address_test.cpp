@@ -29,7 +29,7 @@ bool contains(const std::string& s, std::string_view part) {
 
 }  // namespace
 
-TEST_CASE("listen addresses accept IPv4, bracketed IPv6 and localhost") {
+TEST_CASE("listen addresses accept IPv4 and bracketed IPv6") {
   auto a = parse_listen_address("127.0.0.1:8080");
   REQUIRE(a.ok());
   CHECK(a.value().host == "127.0.0.1");
@@ -41,9 +41,8 @@ TEST_CASE("listen addresses accept IPv4, bracketed IPv6 and localhost") {
   CHECK(b.value().host == "::1");
   CHECK(b.value().port == 443);
 
-  auto c = parse_listen_address("localhost:65535");
+  auto c = parse_listen_address("127.0.0.1:65535");
   REQUIRE(c.ok());
-  CHECK(c.value().host == "localhost");
   CHECK(c.value().port == 65535);
 
   CHECK(parse_listen_address("0.0.0.0:1").ok());
@@ -66,6 +65,8 @@ TEST_CASE("listen addresses reject missing or out-of-range ports") {
 
 TEST_CASE("listen addresses reject names, unbracketed IPv6 and schemes with a hint") {
   CHECK(contains(listen_error("example.com:80"), "not an IP address"));
+  // localhost is a name like any other: 127.0.0.1, ::1 or both depending on the machine.
+  CHECK(contains(listen_error("localhost:8080"), "127.0.0.1 or [::1] for loopback"));
   CHECK(contains(listen_error("::1:8080"), "brackets"));
   CHECK(contains(listen_error(":8080"), "missing host"));
   CHECK(contains(listen_error("[::1:8080"), "missing ']'"));
@@ -105,6 +106,70 @@ TEST_CASE("upstream URLs refuse https, paths, credentials and other schemes") {
   CHECK(contains(upstream_error("ftp://127.0.0.1"), "only http://"));
   CHECK(contains(upstream_error("127.0.0.1"), "missing port"));
   CHECK(contains(upstream_error("http://"), "missing host"));
-  CHECK(contains(upstream_error("http://backend:80"), "not an IP address"));
   CHECK(contains(upstream_error("http://127.0.0.1:0"), "1 to 65535"));
+}
+
+TEST_CASE("upstream URLs accept host names, kept unresolved") {
+  auto a = parse_upstream_url("http://origin.example.com:8080");
+  REQUIRE(a.ok());
+  CHECK(a.value().host == "origin.example.com");
+  CHECK(a.value().port == 8080);
+
+  auto b = parse_upstream_url("http://backend");  // docker-compose service name, port 80
+  REQUIRE(b.ok());
+  CHECK(b.value().host == "backend");
+  CHECK(b.value().port == 80);
+
+  auto c = parse_upstream_url("localhost:9000");
+  REQUIRE(c.ok());
+  CHECK(c.value().host == "localhost");
+
+  auto d = parse_upstream_url("http://api.default.svc.cluster.local.:80/");  // fully qualified
+  REQUIRE(d.ok());
+  CHECK(d.value().host == "api.default.svc.cluster.local.");
+}
+
+TEST_CASE("upstream URLs reject malformed host names with a hint") {
+  CHECK(contains(upstream_error("http://bad_name:80"), "neither an IP address nor a valid host"));
+  CHECK(contains(upstream_error("http://-origin.example.com"), "valid host name"));
+  CHECK(contains(upstream_error("http://origin-.example.com"), "valid host name"));
+  CHECK(contains(upstream_error("http://origin..example.com"), "valid host name"));
+  CHECK(contains(upstream_error("http://.example.com"), "valid host name"));
+  CHECK(contains(upstream_error("http://ex ample.com"), "valid host name"));
+  CHECK(contains(upstream_error("http://256.1.1.1:80"), "valid host name"));
+  CHECK(contains(upstream_error("http://10.0.0:80"), "valid host name"));
+  CHECK(contains(upstream_error("http://b\xc3\xa4"
+                                "ckend:80"),
+                 "valid host name"));
+}
+
+TEST_CASE("host name syntax follows RFC 1123") {
+  using ghala::config::is_host_name;
+  CHECK(is_host_name("a"));
+  CHECK(is_host_name("origin.example.com"));
+  CHECK(is_host_name("origin.example.com."));
+  CHECK(is_host_name("3com.example"));  // RFC 1123 §2.1: a label may start with a digit
+  CHECK(is_host_name("xn--bcher-kva.example"));
+  CHECK(is_host_name(std::string(63, 'a') + ".example"));
+  CHECK_FALSE(is_host_name(std::string(64, 'a') + ".example"));  // label over 63
+  std::string long_name;
+  while (long_name.size() < 260) long_name += "abcdefghi.";
+  long_name += "com";
+  CHECK_FALSE(is_host_name(long_name));  // over 253 characters
+  CHECK_FALSE(is_host_name(""));
+  CHECK_FALSE(is_host_name("."));
+  CHECK_FALSE(is_host_name("a..b"));
+  CHECK_FALSE(is_host_name("under_score.example"));
+  CHECK_FALSE(is_host_name("-a.example"));
+  CHECK_FALSE(is_host_name("a-.example"));
+  CHECK_FALSE(is_host_name("1.2.3.4"));  // all-numeric last label: an address, not a name
+  CHECK_FALSE(is_host_name("1.2.3.04."));
+}
+
+TEST_CASE("address_text brackets IPv6 addresses") {
+  CHECK(ghala::config::address_text("10.0.0.5", 8080) == "10.0.0.5:8080");
+  CHECK(ghala::config::address_text("2001:db8::1", 80) == "[2001:db8::1]:80");
+  CHECK(ghala::config::is_ip_literal("::1"));
+  CHECK(ghala::config::is_ip_literal("127.0.0.1"));
+  CHECK_FALSE(ghala::config::is_ip_literal("localhost"));
 }

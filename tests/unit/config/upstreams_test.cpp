@@ -143,3 +143,48 @@ TEST_CASE("an upstream with errors does not also make its routes 'unknown'") {
   REQUIRE(r.errors.size() == 1);
   CHECK(has_error(r, 5, "https://"));
 }
+
+TEST_CASE("servers may name a host; a malformed name is an error at its line and column") {
+  const LoadResult r = load(config_with_upstreams(
+      "  app:\n    servers:\n      - http://origin.example.com:8080\n      - backend:80\n"));
+  const Config& c = loaded(r);
+  REQUIRE(c.upstreams[0].servers.size() == 2);
+  CHECK(c.upstreams[0].servers[0].address.host == "origin.example.com");
+  CHECK(c.upstreams[0].servers[0].line == 6);
+  CHECK(c.upstreams[0].servers[0].col == 9);
+  CHECK(c.upstreams[0].servers[1].address.host == "backend");
+
+  const LoadResult bad = load(config_with_upstreams(
+      "  app:\n    servers:\n      - http://10.0.0.1:80\n      - http://bad_host:8080\n"));
+  REQUIRE(bad.errors.size() == 1);
+  CHECK(bad.errors[0].line == 7);
+  CHECK(bad.errors[0].col == 9);
+  CHECK(bad.errors[0].message.find("'bad_host' is neither an IP address nor a valid host name") !=
+        std::string::npos);
+  // The same name twice on the same port is a duplicate, as a literal address would be.
+  CHECK_LOAD_ERROR(
+      config_with_upstreams("  app:\n    servers: [a.example:1, \"http://a.example:1\"]\n"), 5,
+      "listed twice");
+}
+
+TEST_CASE("resolve_interval: default 30s, 0s turns re-resolution off, at least 1s otherwise") {
+  const LoadResult d = load(config_with_upstreams("  app: {servers: [a.example:1]}\n"));
+  CHECK(loaded(d).upstreams[0].resolve_interval == 30s);
+  const LoadResult off =
+      load(config_with_upstreams("  app: {servers: [a.example:1], resolve_interval: 0s}\n"));
+  CHECK(loaded(off).upstreams[0].resolve_interval == 0s);
+  const LoadResult five =
+      load(config_with_upstreams("  app: {servers: [a.example:1], resolve_interval: 5m}\n"));
+  CHECK(loaded(five).upstreams[0].resolve_interval == 5min);
+  CHECK_LOAD_ERROR(
+      config_with_upstreams("  app:\n    servers: [a.example:1]\n    resolve_interval: 30\n"), 6,
+      "resolve_interval");
+  CHECK_LOAD_ERROR(
+      config_with_upstreams("  app:\n    servers: [a.example:1]\n    resolve_interval: 500ms\n"), 6,
+      "at least 1s");
+  CHECK_LOAD_ERROR(
+      config_with_upstreams("  app:\n    servers: [a.example:1]\n    resolve_intervl: 5s\n"), 6,
+      "resolve_interval");  // the typo gets a suggestion
+  CHECK_LOAD_ERROR(config_with_upstreams("  app:\n    origin: dir:/\n    resolve_interval: 5s\n"),
+                   6, "applies to servers:");
+}
