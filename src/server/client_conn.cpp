@@ -471,7 +471,11 @@ void ClientConn::close_after_flush() {
 
 void ClientConn::drain() {
   draining_ = true;
-  if (!exchange_ && (awaiting_request_ || !parser_.in_message())) close_after_flush();
+  if (exchange_ || (!awaiting_request_ && parser_.in_message())) return;  // after the response
+  // A request already in our socket was sent before the drain: it is in flight for its client,
+  // so read and answer it (with Connection: close) rather than close on it.
+  if (awaiting_request_ && reading_ && input_pending()) return;
+  close_after_flush();
 }
 
 // Bytes the kernel has received on this connection that no read has taken yet.
