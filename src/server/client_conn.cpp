@@ -170,7 +170,7 @@ void ClientConn::process(Block* block, const char* data, std::size_t len) {
     reset_for_next();
   }
   in_process_ = false;
-  if (!closing_ && response_finished_ && request_done_) {
+  if (!closing_ && !lingering_ && response_finished_ && request_done_) {
     // The response finished inside this parse, after the request's last byte.
     if (!keep_alive_) {
       close_after_flush();
@@ -299,7 +299,7 @@ void ClientConn::reset_for_next() {
 
 void ClientConn::continue_after_exchange() {
   reset_for_next();
-  if (closing_ || close_after_flush_) return;
+  if (closing_ || close_after_flush_ || lingering_) return;
   BlockRef pending = std::move(leftover_);
   leftover_ = BlockRef();
   if (!pending.empty()) {
