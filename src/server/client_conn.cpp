@@ -1,5 +1,6 @@
 #include "server/client_conn.hpp"
 
+#include <sys/ioctl.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -118,7 +119,9 @@ void ClientConn::resume_reading() {
 
 void ClientConn::on_read(ssize_t nread, const uv_buf_t* buf) {
   Block* b = buf->base ? block_of(buf) : nullptr;
-  if (nread > 0 && !closing_) {
+  if (lingering_) {
+    if (nread < 0) close();  // the client closed too (or reset): done
+  } else if (nread > 0 && !closing_) {
     bytes_in_ += static_cast<std::uint64_t>(nread);
     observe::Metrics::get().bytes_from_clients(static_cast<std::uint64_t>(nread));
     if (timer_mode_ == TimerMode::BodyRead) arm(TimerMode::BodyRead);
@@ -167,7 +170,7 @@ void ClientConn::process(Block* block, const char* data, std::size_t len) {
     reset_for_next();
   }
   in_process_ = false;
-  if (!closing_ && response_finished_ && request_done_) {
+  if (!closing_ && !lingering_ && response_finished_ && request_done_) {
     // The response finished inside this parse, after the request's last byte.
     if (!keep_alive_) {
       close_after_flush();
@@ -296,7 +299,7 @@ void ClientConn::reset_for_next() {
 
 void ClientConn::continue_after_exchange() {
   reset_for_next();
-  if (closing_ || close_after_flush_) return;
+  if (closing_ || close_after_flush_ || lingering_) return;
   BlockRef pending = std::move(leftover_);
   leftover_ = BlockRef();
   if (!pending.empty()) {
@@ -346,7 +349,7 @@ void ClientConn::on_write_done(int status, std::size_t bytes) {
   observe::Metrics::get().bytes_to_clients(bytes);
   const auto queued = queued_bytes();
   if (queued == 0 && close_after_flush_) {
-    close();
+    linger_or_close();
     return;
   }
   if (timer_mode_ == TimerMode::WriteStall) {
@@ -391,6 +394,9 @@ void ClientConn::arm(TimerMode mode) {
     case TimerMode::Continue:
       timeout = config::Millis(0);
       break;
+    case TimerMode::Linger:
+      timeout = config::Millis(kLingerMs);
+      break;
   }
   deadline_ms_ = uv_now(worker_->loop()) + static_cast<std::uint64_t>(timeout.count());
   if (timer_due_ms_ == 0 || timer_due_ms_ > deadline_ms_) start_timer();
@@ -417,6 +423,9 @@ void ClientConn::on_timer() {
       return;
     case TimerMode::Continue:
       continue_after_exchange();
+      return;
+    case TimerMode::Linger:
+      close();
       return;
     case TimerMode::Idle:
       m.timeout(observe::TimeoutKind::KeepaliveIdle);
@@ -450,10 +459,10 @@ void ClientConn::on_timer() {
 // Closing
 
 void ClientConn::close_after_flush() {
-  if (closing_) return;
+  if (closing_ || lingering_) return;
   stop_reading();
   if (queued_bytes() == 0) {
-    close();
+    linger_or_close();
     return;
   }
   close_after_flush_ = true;
@@ -462,7 +471,51 @@ void ClientConn::close_after_flush() {
 
 void ClientConn::drain() {
   draining_ = true;
-  if (!exchange_ && (awaiting_request_ || !parser_.in_message())) close_after_flush();
+  if (exchange_ || (!awaiting_request_ && parser_.in_message())) return;  // after the response
+  // A request already in our socket was sent before the drain: it is in flight for its client,
+  // so read and answer it (with Connection: close) rather than close on it.
+  if (awaiting_request_ && reading_ && input_pending()) return;
+  close_after_flush();
+}
+
+// Bytes the kernel has received on this connection that no read has taken yet.
+bool ClientConn::input_pending() const {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) return false;
+  int n = 0;
+  return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+// Lingering close (what nginx's lingering_close does). close() on a socket that holds unread
+// input makes the kernel send RST at once and drop the response bytes it has not transmitted
+// yet: the client loses the end of the response it is reading. So when the client may have sent
+// more than we read (bytes waiting in the socket, pipelined requests we will not answer, the rest
+// of a request body), shut down the write side instead (FIN after the queued bytes) and read and
+// discard until the client closes too, for kLingerMs at most. Called with nothing queued.
+void ClientConn::linger_or_close() {
+  const bool more_input =
+      !leftover_.empty() || (!awaiting_request_ && !request_done_) || input_pending();
+  if (exchange_ || !more_input) {
+    close();
+    return;
+  }
+  lingering_ = true;
+  close_after_flush_ = false;
+  read_paused_ = false;
+  leftover_ = BlockRef();
+  shutdown_req_.data = this;
+  const int rc = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_),
+                             [](uv_shutdown_t* req, int status) {
+                               auto* self = static_cast<ClientConn*>(req->data);
+                               // ECANCELED when close() came first; nothing left to do then.
+                               if (status < 0 && !self->closing_) self->close();
+                             });
+  if (rc != 0) {
+    close();
+    return;
+  }
+  start_reading();
+  arm(TimerMode::Linger);
 }
 
 void ClientConn::close() {

@@ -6,6 +6,7 @@
 //   keepalive_idle     idle between requests                          -> close
 //   body_read          gap between request body bytes                 -> 408 (or close), close
 //   client_write_stall queued response bytes and no write progress    -> close
+//   kLingerMs          half-closed after the last response (see linger_or_close) -> close
 // Memory per idle connection is the uv handles and this object: read blocks are taken from the
 // worker's pool for each read and given back at once unless pipelined bytes wait in them.
 
@@ -28,6 +29,8 @@ class ClientConn final : private http::MessageSink {
  public:
   static constexpr std::size_t kHighWater = 256 * 1024;
   static constexpr std::size_t kLowWater = 64 * 1024;
+  // How long a half-closed connection reads and discards the client's input, at most.
+  static constexpr std::uint64_t kLingerMs = 2000;
 
   explicit ClientConn(Worker* worker);
   // Accepts from the listener; false (and the object closes itself) on failure.
@@ -60,7 +63,15 @@ class ClientConn final : private http::MessageSink {
   ClientConn* prev = nullptr;
 
  private:
-  enum class TimerMode : std::uint8_t { None, HeaderRead, Idle, BodyRead, WriteStall, Continue };
+  enum class TimerMode : std::uint8_t {
+    None,
+    HeaderRead,
+    Idle,
+    BodyRead,
+    WriteStall,
+    Continue,
+    Linger
+  };
   ~ClientConn();
 
   void start_reading();
@@ -77,6 +88,8 @@ class ClientConn final : private http::MessageSink {
   void on_write_done(int status, std::size_t bytes);
   void continue_after_exchange();
   void on_closed();
+  bool input_pending() const;
+  void linger_or_close();
 
   bool on_head() override;
   bool on_body(std::string_view data) override;
@@ -85,6 +98,7 @@ class ClientConn final : private http::MessageSink {
   Worker* worker_;
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
+  uv_shutdown_t shutdown_req_{};
   http::RequestParser parser_;
   std::unique_ptr<Exchange> exchange_;
   std::string peer_ip_;
@@ -104,6 +118,7 @@ class ClientConn final : private http::MessageSink {
   bool read_paused_ = false;  // by backpressure
   bool closing_ = false;
   bool close_after_flush_ = false;
+  bool lingering_ = false;  // write side shut down; input is read and discarded
   bool draining_ = false;
   bool request_done_ = false;     // the current request was fully read
   bool awaiting_request_ = true;  // no byte of the next request seen yet

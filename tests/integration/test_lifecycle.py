@@ -69,8 +69,15 @@ class ShutdownTest(GhalaTestCase):
             t = threading.Thread(target=run, args=(key, method, path), daemon=True)
             t.start()
             threads.append(t)
-        wait_until(lambda: o.stats()["in_flight"] >= len(jobs) + 1, 30,
-                   "every slow request to reach the origin")
+        # Count arrivals by path, not the origin's in_flight: under LoadClients that total also
+        # counts the load's requests, and SIGTERM could then come before these requests were
+        # even accepted (refused or reset by the closing listener: not in flight, so not a bug).
+        want = {"/delay/3": n_slow, "/chunked/60000": 1}
+
+        def arrived():
+            paths = o.stats()["paths"]
+            return all(paths.get(p, 0) >= n for p, n in want.items())
+        wait_until(arrived, 30, "every slow request to reach the origin")
         expected = {f"slow{i}": (200, b"status 200\n") for i in range(n_slow)}
         expected["stream"] = (200, harness.pattern_bytes(60000))
         self.upload = upload
@@ -143,6 +150,32 @@ class ShutdownTest(GhalaTestCase):
         wait_until(refused, 10, "new connections to be refused while draining")
         self.check_results(threads, results, expected)
         self.assertEqual(g.proc.wait(30), 0)
+
+    def test_sigterm_does_not_reset_a_response_while_unread_requests_wait(self):
+        # close() on a socket with unread input makes the kernel send RST and drop the response
+        # bytes still in its send buffer. A pipelining client has a request waiting (read) and
+        # another one unread in ghala's socket when the drain ends its connection after the
+        # in-flight response: that response must still arrive whole, then a clean close.
+        g, o = self.proxy_with_origin()
+        n = 2_000_000
+        slow = f"/slow-body/{n}?chunk=500000&delay_ms=300"
+
+        def req(path):
+            return f"GET {path} HTTP/1.1\r\nHost: main.test\r\n\r\n".encode()
+        with RawConn(g.port, timeout=30) as c:
+            # Read together: ghala parses the first, keeps the second and stops reading.
+            c.send(req(slow) + req("/status/200"))
+            wait_until(lambda: o.path_count(f"/slow-body/{n}") >= 1, 20,
+                       "the slow request to reach the origin")
+            c.send(req("/status/201"))  # stays in ghala's receive buffer
+            g.send_signal(signal.SIGTERM)
+            # Read nothing until ghala has exited: what it left in the send buffer must arrive.
+            self.assertEqual(g.proc.wait(30), 0, self.ctx())
+            r = c.read_response()
+            self.assertEqual(r.status, 200, self.ctx())
+            self.assertEqual(len(r.body), n, self.ctx())
+            self.assertEqual(r.body, harness.pattern_bytes(n))
+            self.assertEqual(c.sock.recv(65536), b"", "no clean close after the response")
 
     def test_shutdown_grace_bounds_the_wait_for_stuck_requests(self):
         g, o = self.proxy_with_origin(timeouts={"shutdown_grace": "1s"})
