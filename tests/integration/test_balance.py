@@ -9,6 +9,7 @@ from harness import (HOST, IO_TIMEOUT, GhalaTestCase, RawConn, main, wait_until)
 
 WORKER_CONNS = "ghala_worker_connections"
 HANDED_OFF = "ghala_connections_handed_off_total"
+OPEN_FDS = "ghala_process_open_fds"
 
 
 class BalanceTest(GhalaTestCase):
@@ -55,6 +56,28 @@ class BalanceTest(GhalaTestCase):
         for c in conns:
             c.close()
         self.wait_total(g, 0)
+
+    def test_handed_over_connections_leave_no_descriptor_behind(self):
+        g = self.start_two_workers()
+
+        def open_and_close_100():
+            conns = [socket.create_connection((HOST, g.port), timeout=IO_TIMEOUT)
+                     for _ in range(100)]
+            self.wait_total(g, 100)
+            for s in conns:
+                s.close()
+            self.wait_total(g, 0)
+
+        open_and_close_100()  # the first connections make libuv open a few descriptors for good
+        fds_before = g.metrics().value(OPEN_FDS)
+        _, handed_before = self.shares(g)
+        for _ in range(3):
+            open_and_close_100()
+        _, handed = self.shares(g)
+        self.assertGreater(handed, handed_before, self.ctx())
+        # Polled: the admin connections of earlier scrapes may still be closing.
+        wait_until(lambda: g.metrics().value(OPEN_FDS) == fds_before, 10,
+                   f"ghala_process_open_fds back at {fds_before}")
 
     def test_a_client_cannot_pile_connections_onto_one_worker(self):
         """The client keeps only the connections that land on worker 0 and closes the others.
