@@ -443,6 +443,11 @@ class MetricsImpl final : public Metrics {
   }
   void connection_closed() noexcept override { connections_open_->Decrement(); }
   void connection_rejected() noexcept override { connections_rejected_->Increment(); }
+  void connection_handed_off() noexcept override { connections_handed_off_->Increment(); }
+  void worker_connections_source(std::function<std::vector<std::uint32_t>()> source) override {
+    std::lock_guard lock(refresh_mu_);
+    worker_source_ = std::move(source);
+  }
 
   void bytes_from_clients(std::uint64_t n) noexcept override {
     bytes_.add(ByteCounters::kClientRx, n);
@@ -570,6 +575,9 @@ class MetricsImpl final : public Metrics {
   std::array<Counter*, 2> origin_fetches_{};  // [foreground, background]
   Counter* connections_total_ = nullptr;
   Counter* connections_rejected_ = nullptr;
+  Counter* connections_handed_off_ = nullptr;
+  Family<Gauge>* worker_connections_ = nullptr;
+  std::function<std::vector<std::uint32_t>()> worker_source_;  // guarded by refresh_mu_
   std::array<Counter*, kTimeoutKinds> timeouts_{};
   std::array<Counter*, static_cast<std::size_t>(CacheLookup::kCount)> cache_lookups_{};
   std::array<Counter*, kParseErrorKinds> parse_errors_{};
@@ -653,6 +661,13 @@ void MetricsImpl::build() {
       &family(prometheus::BuildCounter(), r, "ghala_connections_rejected_total",
               "Client connections closed at accept because limits.max_connections was reached.")
            .Add({});
+  connections_handed_off_ =
+      &family(prometheus::BuildCounter(), r, "ghala_connections_handed_off_total",
+              "Client connections accepted by one worker and handed to a less loaded one.")
+           .Add({});
+  worker_connections_ =
+      &family(prometheus::BuildGauge(), r, "ghala_worker_connections",
+              "Client connections open on each worker, plus those being handed to it.");
 
   auto& timeouts = family(prometheus::BuildCounter(), r, "ghala_timeouts_total",
                           "Timeouts that fired, by kind.");
@@ -801,6 +816,12 @@ void MetricsImpl::refresh() {
     }
   }
   refresh_cache_tiers();
+  if (worker_source_) {
+    const auto loads = worker_source_();
+    for (std::size_t i = 0; i < loads.size(); ++i) {
+      worker_connections_->Add({{"worker", std::to_string(i)}}).Set(loads[i]);
+    }
+  }
   double value = 0;
   if (read_resident_bytes(value)) resident_memory_->Set(value);
   if (count_open_fds(value)) open_fds_->Set(value);

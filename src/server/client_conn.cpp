@@ -2,6 +2,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -24,6 +25,16 @@ double now_unix() {
   timeval tv{};
   gettimeofday(&tv, nullptr);
   return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+std::string ip_text(const sockaddr* peer) {
+  char ip[64] = {0};
+  if (peer->sa_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(peer), ip, sizeof ip);
+  } else if (peer->sa_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(peer), ip, sizeof ip);
+  }
+  return ip;
 }
 
 observe::ParseErrorKind metric_kind(http::ParseErrorKind k) {
@@ -52,26 +63,17 @@ ClientConn::ClientConn(Worker* worker)
 
 ClientConn::~ClientConn() = default;
 
-bool ClientConn::accept(uv_stream_t* listener) {
-  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
+bool ClientConn::open(int fd, const sockaddr* peer, bool reserved) {
+  counted_ = true;
+  worker_->connection_opened(this, reserved);
+  observe::Metrics::get().connection_opened();
+  if (uv_tcp_open(&tcp_, fd) != 0) {
+    ::close(fd);
     close();
     return false;
   }
-  counted_ = true;
-  worker_->connection_opened(this);
-  observe::Metrics::get().connection_opened();
   uv_tcp_nodelay(&tcp_, 1);
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    char ip[64] = {0};
-    if (ss.ss_family == AF_INET6) {
-      uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&ss), ip, sizeof ip);
-    } else {
-      uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), ip, sizeof ip);
-    }
-    peer_ip_ = ip;
-  }
+  peer_ip_ = ip_text(peer);
   start_reading();
   // Until its first byte a new connection is idle, like a kept-alive one: browsers open
   // connections ahead of need (preconnect), and header_read starts with the request's first byte.

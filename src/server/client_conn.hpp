@@ -33,8 +33,10 @@ class ClientConn final : private http::MessageSink {
   static constexpr std::uint64_t kLingerMs = 2000;
 
   explicit ClientConn(Worker* worker);
-  // Accepts from the listener; false (and the object closes itself) on failure.
-  bool accept(uv_stream_t* listener);
+  // Takes over `fd`, a connected socket accepted by this or another worker (server/balance.hpp),
+  // whose peer address accept() reported. reserved: the worker's load already counts it (a
+  // connection handed over). False (and the object closes itself and the fd) on failure.
+  bool open(int fd, const sockaddr* peer, bool reserved);
 
   // Used by the exchange.
   void write(std::string text, BlockRef body = {}, std::string_view suffix = {},

@@ -63,7 +63,7 @@ void export_cache_tiers(const Snapshot& snap) {
 
 // A bound (not yet listening) TCP socket. SO_REUSEPORT lets every worker own a socket on the same
 // address and the kernel spread connections across them; libuv 1.44 has no flag for it, so the
-// socket is made here and handed to uv_tcp_open in the worker.
+// socket is made here, and the worker listens and accepts on it (Worker::listen_on).
 int bind_socket(const config::SocketAddress& a, std::uint16_t port, bool reuseport,
                 std::string& err) {
   sockaddr_storage ss{};
@@ -242,6 +242,12 @@ int Server::run() {
         std::make_unique<Worker>(this, static_cast<int>(i), false, per_worker[i], snapshot_));
   }
   admin_worker_ = std::make_unique<Worker>(this, -1, true, admin_fds, snapshot_);
+  observe::Metrics::get().worker_connections_source([this] {
+    std::vector<std::uint32_t> loads;
+    loads.reserve(workers_.size());
+    for (const auto& w : workers_) loads.push_back(w->load());
+    return loads;
+  });
   observe::Metrics::get().config_reload(true, cfg.hash);
   start_signals();
   start_dns();
@@ -259,6 +265,7 @@ int Server::run() {
 
   admin_worker_->run();  // the main loop: admin listener and signals, until shutdown completes
   for (auto& w : workers_) w->join();
+  observe::Metrics::get().worker_connections_source({});
   workers_.clear();
   admin_worker_.reset();
   log_info("ghala stopped");

@@ -46,6 +46,9 @@ class Server final : public admin::Control {
   void purge(admin::PurgeRequest request, std::function<void(admin::PurgeOutcome)> done) override;
 
   std::atomic<std::uint32_t>& connections() noexcept { return connections_; }
+  // The data-path workers, by index (not the admin worker). Fixed before the worker threads start
+  // and until they have been joined, so any worker may read it (connection balancing).
+  const std::vector<std::unique_ptr<Worker>>& workers() const noexcept { return workers_; }
   // Called by a worker (any thread) when its loop has nothing left to do.
   void worker_finished(Worker* worker);
 

@@ -1,6 +1,13 @@
 #include "server/worker.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "ghala/core/log.hpp"
+#include "server/balance.hpp"
 #include "server/client_conn.hpp"
 #include "server/exchange.hpp"
 #include "server/revalidation.hpp"
@@ -10,6 +17,12 @@ namespace ghala::server {
 
 namespace {
 constexpr std::uint64_t kTickMs = 200;  // access-log flush and pool sweep interval
+// accept() calls per readable event: a burst of connections does not hold up the loop's other
+// work; the listener is level-triggered, so the rest are taken on the next loop iteration.
+constexpr int kAcceptBatch = 64;
+// How long a worker stops accepting after accept() ran out of descriptors or memory (as nginx
+// does); meanwhile new connections wait in the kernel's listen queue.
+constexpr std::uint64_t kAcceptPauseMs = 100;
 
 // A server resolved from a name has one pool per address: the key holds the address (in
 // address.text) and the name it came from, so an address that leaves the name's answer retires
@@ -35,21 +48,10 @@ Worker::Worker(Server* server, int index, bool admin, std::vector<ListenFd> list
   deadline_.data = this;
   uv_check_init(&loop_, &reaper_);
   reaper_.data = this;
+  uv_timer_init(&loop_, &accept_pause_);
+  accept_pause_.data = this;
   apply_snapshot(std::move(snapshot));
-  for (const auto& lf : listen_fds_) {
-    auto tcp = std::make_unique<uv_tcp_t>();
-    uv_tcp_init(&loop_, tcp.get());
-    tcp->data = this;
-    int rc = uv_tcp_open(tcp.get(), lf.fd);
-    if (rc == 0) {
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), lf.backlog,
-                     [](uv_stream_t* l, int status) {
-                       if (status == 0) static_cast<Worker*>(l->data)->on_accept(l);
-                     });
-    }
-    if (rc != 0) log_error(std::string("worker: cannot listen: ") + uv_strerror(rc));
-    listeners_.push_back(std::move(tcp));
-  }
+  for (const auto& lf : listen_fds_) listen_on(lf);
   uv_timer_start(
       &tick_,
       [](uv_timer_t* t) {
@@ -122,6 +124,18 @@ void Worker::post_wake(WaitTokenPtr token) {
   uv_async_send(&async_);
 }
 
+// The async send happens under the lock: begin_shutdown closes handoffs_open_ under the same
+// lock before the loop can close async_, so a connection that got in is always picked up.
+bool Worker::post_connection(int fd, const sockaddr_storage& peer) {
+  std::lock_guard lock(mu_);
+  if (!handoffs_open_) return false;
+  pending_conns_.push_back(HandedConn{fd, peer});
+  load_.value.fetch_add(1, std::memory_order_relaxed);
+  if (!admin_) server_->connections().fetch_add(1, std::memory_order_relaxed);
+  uv_async_send(&async_);
+  return true;
+}
+
 void Worker::on_async(uv_async_t* a) {
   auto* w = static_cast<Worker*>(a->data);
   SnapshotPtr snap;
@@ -129,8 +143,10 @@ void Worker::on_async(uv_async_t* a) {
   bool flush = false;
   std::chrono::milliseconds grace{0};
   std::vector<WaitTokenPtr> wakes;
+  std::vector<HandedConn> conns;
   {
     std::lock_guard lock(w->mu_);
+    conns.swap(w->pending_conns_);
     wakes.swap(w->pending_wakes_);
     for (auto& t : wakes) t->queued = false;
     snap = std::move(w->pending_snapshot_);
@@ -141,6 +157,7 @@ void Worker::on_async(uv_async_t* a) {
   }
   if (snap && !w->closed_) w->apply_snapshot(std::move(snap));
   if (flush) w->access_log_.flush();
+  w->open_handed(std::move(conns));
   w->run_wakes(std::move(wakes));
   if (shutdown) w->begin_shutdown(grace);
 }
@@ -245,31 +262,137 @@ void Worker::sweep_retired_pools() {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-void Worker::on_accept(uv_stream_t* listener) {
+// Listening: the worker accepts itself (a uv_poll on the listening socket, accept4 in a bounded
+// loop) rather than through uv_listen/uv_accept, because a connection that goes to another
+// worker must leave as a plain descriptor: a uv handle cannot move between loops. accept4 also
+// reports the peer address, which saves the getpeername a uv_accept'ed handle would need.
+
+void Worker::listen_on(const ListenFd& lf) {
+  auto l = std::make_unique<Listener>();
+  l->fd = lf.fd;
+  l->worker = this;
+  l->poll.data = l.get();
+  int rc = ::listen(lf.fd, lf.backlog) == 0 ? 0 : uv_translate_sys_error(errno);
+  if (rc == 0) rc = uv_poll_init_socket(&loop_, &l->poll, lf.fd);
+  if (rc != 0) {
+    // The poll handle is not initialised: nothing to close but the socket.
+    log_error(std::string("worker: cannot listen: ") + uv_strerror(rc));
+    ::close(lf.fd);
+    return;
+  }
+  uv_poll_start(&l->poll, UV_READABLE, &Worker::on_listener_readable);
+  listeners_.push_back(std::move(l));
+}
+
+void Worker::on_listener_readable(uv_poll_t* poll, int status, int /*events*/) {
+  auto* l = static_cast<Listener*>(poll->data);
+  if (status < 0) {
+    l->worker->pause_accepting(-status);
+    return;
+  }
+  l->worker->accept_batch(*l);
+}
+
+// accept(2) on Linux also reports errors of the new connection itself (aborted, network down);
+// as its manual advises, those are skipped and the next connection is accepted.
+void Worker::accept_batch(Listener& l) {
+  for (int i = 0; i < kAcceptBatch && !draining_; ++i) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    const int fd =
+        ::accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      accept_error_logged_ = false;
+      dispatch(fd, peer);
+      continue;
+    }
+    switch (errno) {
+      case EAGAIN:
+        return;
+      case EINTR:
+      case ECONNABORTED:
+      case EPROTO:
+      case ENETDOWN:
+      case ENOPROTOOPT:
+      case EHOSTDOWN:
+      case ENONET:
+      case EHOSTUNREACH:
+      case EOPNOTSUPP:
+      case ENETUNREACH:
+        continue;
+      default:  // EMFILE, ENFILE, ENOBUFS, ENOMEM; anything else would repeat at once too
+        pause_accepting(errno);
+        return;
+    }
+  }
+}
+
+void Worker::pause_accepting(int err) {
+  if (accept_paused_ || draining_) return;
+  accept_paused_ = true;
+  if (!accept_error_logged_) {
+    accept_error_logged_ = true;
+    log_warn(std::string("accept failed: ") + std::strerror(err) + "; not accepting for " +
+             std::to_string(kAcceptPauseMs) + " ms (new connections wait in the listen queue)");
+  }
+  for (auto& l : listeners_) uv_poll_stop(&l->poll);
+  uv_timer_start(
+      &accept_pause_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->resume_accepting(); },
+      kAcceptPauseMs, 0);
+}
+
+void Worker::resume_accepting() {
+  accept_paused_ = false;
   if (draining_) return;
+  for (auto& l : listeners_) uv_poll_start(&l->poll, UV_READABLE, &Worker::on_listener_readable);
+}
+
+// A freshly accepted connection: refused over limits.max_connections, handed to a less loaded
+// worker (server/balance.hpp), or served here.
+void Worker::dispatch(int fd, const sockaddr_storage& peer) {
   const auto max = snapshot_->config->limits.max_connections;
   if (!admin_ && server_->connections().load(std::memory_order_relaxed) >= max) {
-    // Over the limit: accept and close at once, so the kernel's queue does not fill with
-    // connections that would wait for a timeout.
-    auto* tmp = new uv_tcp_t;
-    uv_tcp_init(&loop_, tmp);
-    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tmp)) == 0) {
-      observe::Metrics::get().connection_rejected();
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(tmp),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    // Over the limit: close at once, so the kernel's queue does not fill with connections that
+    // would wait for a timeout.
+    ::close(fd);
+    observe::Metrics::get().connection_rejected();
+    return;
+  }
+  if (Worker* to = balance_target(); to && to->post_connection(fd, peer)) {
+    observe::Metrics::get().connection_handed_off();
     return;
   }
   auto* conn = new ClientConn(this);
-  conn->accept(listener);  // on failure it closes and frees itself
+  conn->open(fd, reinterpret_cast<const sockaddr*>(&peer), false);  // on failure it frees itself
 }
 
-void Worker::connection_opened(ClientConn* c) {
+Worker* Worker::balance_target() {
+  if (admin_) return nullptr;
+  const auto& workers = server_->workers();
+  if (workers.size() < 2) return nullptr;
+  loads_scratch_.resize(workers.size());
+  for (std::size_t i = 0; i < workers.size(); ++i) loads_scratch_[i] = workers[i]->load();
+  const auto self = static_cast<std::size_t>(index_);
+  const auto pick = pick_worker(loads_scratch_, self);
+  return pick == self ? nullptr : workers[pick].get();
+}
+
+// Connections handed over by other workers; post_connection counted them already.
+void Worker::open_handed(std::vector<HandedConn> conns) {
+  for (auto& h : conns) {
+    auto* conn = new ClientConn(this);
+    conn->open(h.fd, reinterpret_cast<const sockaddr*>(&h.peer), true);
+  }
+}
+
+void Worker::connection_opened(ClientConn* c, bool reserved) {
   c->next = conns_;
   c->prev = nullptr;
   if (conns_) conns_->prev = c;
   conns_ = c;
   ++conn_count_;
+  if (reserved) return;
+  load_.value.fetch_add(1, std::memory_order_relaxed);
   if (!admin_) server_->connections().fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -279,6 +402,7 @@ void Worker::connection_closed(ClientConn* c) {
   if (conns_ == c) conns_ = c->next;
   c->next = c->prev = nullptr;
   --conn_count_;
+  load_.value.fetch_sub(1, std::memory_order_relaxed);
   if (!admin_) server_->connections().fetch_sub(1, std::memory_order_relaxed);
   if (draining_) maybe_finish_shutdown();
 }
@@ -289,8 +413,22 @@ void Worker::connection_closed(ClientConn* c) {
 
 void Worker::begin_shutdown(std::chrono::milliseconds grace) {
   if (draining_) return;
+  // No more handed connections from here on; those that got in are opened (they were accepted
+  // before the shutdown, like the worker's own) and drained below with the others.
+  std::vector<HandedConn> late;
+  {
+    std::lock_guard lock(mu_);
+    handoffs_open_ = false;
+    late.swap(pending_conns_);
+  }
+  open_handed(std::move(late));
   draining_ = true;
-  for (auto& l : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(l.get()), nullptr);
+  uv_timer_stop(&accept_pause_);
+  for (auto& l : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&l->poll), [](uv_handle_t* h) {
+      ::close(static_cast<Listener*>(h->data)->fd);  // poll handles do not own their socket
+    });
+  }
   std::vector<ClientConn*> conns;
   for (auto* c = conns_; c; c = c->next) conns.push_back(c);
   for (auto* c : conns) c->drain();
@@ -323,6 +461,7 @@ void Worker::maybe_finish_shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&accept_pause_), nullptr);
   retired_exchanges_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   server_->worker_finished(this);

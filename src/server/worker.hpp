@@ -1,9 +1,12 @@
 #pragma once
 // A worker: one thread, one uv loop, its own SO_REUSEPORT listening sockets, its own upstream
-// pools and access-log buffer. Connections never leave their worker. The main thread talks to a
-// worker only through post_snapshot() and post_shutdown(), which wake the loop with uv_async.
-// The admin listener runs on a Worker too (admin mode), on the main thread's loop.
+// pools and access-log buffer. A connection is served by one worker for its whole life: the one
+// that accepted it, or the less loaded worker it handed the socket to right after accept()
+// (server/balance.hpp). Other threads talk to a worker only through the post_* functions, which
+// wake the loop with uv_async. The admin listener runs on a Worker too (admin mode, never
+// balanced), on the main thread's loop.
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <atomic>
@@ -56,6 +59,12 @@ class Worker {
   // Thread-safe: wake a coalesced waiter of this loop (server/coalescer.hpp); several wakes of one
   // token before the loop runs make one call of Exchange::on_coalesced_wake.
   void post_wake(WaitTokenPtr token);
+  // Thread-safe: take over `fd`, a connection another worker accepted (connection balancing).
+  // Counts it in this worker's load and the process's connections at once. False when this
+  // worker no longer takes connections (it is shutting down): the caller keeps the fd.
+  bool post_connection(int fd, const sockaddr_storage& peer);
+  // Thread-safe: open client connections plus connections being handed to this worker.
+  std::uint32_t load() const noexcept { return load_.value.load(std::memory_order_relaxed); }
 
   // Loop-thread accessors, used by connections and exchanges.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -72,7 +81,8 @@ class Worker {
   std::vector<upstream::UpstreamPool*>& pools_for(const Snapshot& snap, std::size_t upstream_index,
                                                   std::vector<upstream::UpstreamPool*>& scratch);
   // A pool of the current or a retired snapshot was released: delete retired, empty pools.
-  void connection_opened(ClientConn* c);
+  // reserved: the connection was handed over, and post_connection already counted it.
+  void connection_opened(ClientConn* c, bool reserved);
   void connection_closed(ClientConn* c);
   // Background revalidations (stale-while-revalidate) running on this loop; cancelled when the
   // worker closes, so none outlives its pools.
@@ -92,7 +102,23 @@ class Worker {
   void maybe_finish_shutdown();
   void force_close_all();
   void sweep_retired_pools();
-  void on_accept(uv_stream_t* listener);
+  struct Listener {
+    uv_poll_t poll{};
+    int fd = -1;
+    Worker* worker = nullptr;
+  };
+  struct HandedConn {
+    int fd = -1;
+    sockaddr_storage peer{};
+  };
+  void listen_on(const ListenFd& lf);
+  static void on_listener_readable(uv_poll_t* poll, int status, int events);
+  void accept_batch(Listener& l);
+  void dispatch(int fd, const sockaddr_storage& peer);
+  Worker* balance_target();
+  void open_handed(std::vector<HandedConn> conns);
+  void pause_accepting(int err);
+  void resume_accepting();
   void run_wakes(std::vector<WaitTokenPtr> wakes);
   void check_lock_timeouts();
 
@@ -108,8 +134,12 @@ class Worker {
   uv_timer_t tick_{};    // flushes the access log, sweeps retired pools
   uv_check_t reaper_{};  // frees retired exchanges after each loop iteration's I/O
   std::vector<std::unique_ptr<Exchange>> retired_exchanges_;
-  uv_timer_t deadline_{};  // shutdown grace
-  std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  uv_timer_t deadline_{};      // shutdown grace
+  uv_timer_t accept_pause_{};  // accepting again after running out of descriptors
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  bool accept_paused_ = false;
+  bool accept_error_logged_ = false;  // once per episode of failing accepts
+  std::vector<std::uint32_t> loads_scratch_;
   std::vector<ListenFd> listen_fds_;
   BlockPool blocks_;
   SnapshotPtr snapshot_;
@@ -121,7 +151,13 @@ class Worker {
   ClientConn* conns_ = nullptr;  // intrusive list of open client connections
   std::set<BackgroundRevalidation*> background_;
   std::set<Exchange*> waiting_;
-  std::size_t conn_count_ = 0;
+  std::size_t conn_count_ = 0;  // ClientConns in conns_
+  // conn_count_ plus connections handed to this worker and not yet opened; read by every worker
+  // at each accept, so it has a cache line of its own.
+  struct alignas(64) Load {
+    std::atomic<std::uint32_t> value{0};
+  };
+  Load load_;
   bool draining_ = false;
   bool closed_ = false;
   std::thread thread_;
@@ -132,6 +168,8 @@ class Worker {
   bool pending_flush_ = false;
   std::chrono::milliseconds pending_grace_{0};
   std::vector<WaitTokenPtr> pending_wakes_;
+  std::vector<HandedConn> pending_conns_;
+  bool handoffs_open_ = true;  // false from the start of shutdown on
 };
 
 }  // namespace ghala::server

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ghala/http/message.hpp"
 
@@ -122,6 +123,12 @@ class Metrics {
   virtual void connection_opened() noexcept = 0;
   virtual void connection_closed() noexcept = 0;
   virtual void connection_rejected() noexcept = 0;  // over limits.max_connections
+  // A worker accepted a connection and handed it to a less loaded worker (server/balance.hpp).
+  virtual void connection_handed_off() noexcept = 0;
+  // Each worker's load (open client connections and connections being handed to it), indexed by
+  // worker; called at each scrape (any thread; it must be thread-safe and cheap). Registering
+  // again replaces the source; an empty function removes it (the series keep their last value).
+  virtual void worker_connections_source(std::function<std::vector<std::uint32_t>()> source) = 0;
   virtual void bytes_from_clients(std::uint64_t n) noexcept = 0;
   virtual void bytes_to_clients(std::uint64_t n) noexcept = 0;
   virtual void bytes_from_upstreams(std::uint64_t n) noexcept = 0;
