@@ -166,6 +166,7 @@ TEST_CASE("metrics: counters are exact under concurrent updates") {
       auto u = m->upstream("u");
       for (int i = 0; i < kIterations; ++i) {
         r->observe(Method::Get, 200, 0.01);
+        u->observe_latency(0.3);
         u->error(UpstreamErrorKind::Reset);
         m->bytes_from_clients(3);
         m->bytes_to_clients(1000);
@@ -183,6 +184,12 @@ TEST_CASE("metrics: counters are exact under concurrent updates") {
   const std::string t = m->serialize();
   CHECK(value(t, "ghala_requests_total", {R"(method="GET")", R"(status_class="2xx")"}) == n);
   CHECK(value(t, "ghala_request_duration_seconds_count") == n);
+  CHECK(value(t, "ghala_request_duration_seconds_bucket", {R"(le="0.005")"}) == 0);
+  CHECK(value(t, "ghala_request_duration_seconds_bucket", {R"(le="0.01")"}) == n);
+  CHECK(value(t, "ghala_request_duration_seconds_sum") == doctest::Approx(0.01 * n));
+  CHECK(value(t, "ghala_upstream_duration_seconds_bucket", {R"(le="0.25")"}) == 0);
+  CHECK(value(t, "ghala_upstream_duration_seconds_bucket", {R"(le="0.5")"}) == n);
+  CHECK(value(t, "ghala_upstream_duration_seconds_sum") == doctest::Approx(0.3 * n));
   CHECK(value(t, "ghala_upstream_errors_total", {R"(kind="reset")"}) == n);
   CHECK(value(t, "ghala_client_received_bytes_total") == 3 * n);
   CHECK(value(t, "ghala_client_sent_bytes_total") == 1000 * n);
@@ -192,7 +199,10 @@ TEST_CASE("metrics: counters are exact under concurrent updates") {
   CHECK(value(t, "ghala_connections_open") == 0);
   CHECK(value(t, "ghala_timeouts_total", {R"(kind="header_read")"}) == n);
   // Folding is idempotent: a second scrape with no traffic gives the same totals.
-  CHECK(value(m->serialize(), "ghala_client_sent_bytes_total") == 1000 * n);
+  const std::string again = m->serialize();
+  CHECK(value(again, "ghala_client_sent_bytes_total") == 1000 * n);
+  CHECK(value(again, "ghala_request_duration_seconds_count") == n);
+  CHECK(value(again, "ghala_request_duration_seconds_sum") == doctest::Approx(0.01 * n));
 }
 
 TEST_CASE("metrics: connections, timeouts and parse errors") {
