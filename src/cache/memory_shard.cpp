@@ -279,6 +279,12 @@ std::vector<MemoryNode*> MemoryShard::nodes_with_tag(std::string_view tag) const
 std::uint64_t MemoryShard::erase(std::string_view key) {
   Graveyard dead;
   std::unique_lock lock(mu_);
+  const std::uint64_t n = remove_key(key, dead);
+  evicted_purge_ += n;
+  return n;
+}
+
+std::uint64_t MemoryShard::remove_key(std::string_view key, Graveyard& dead) {
   auto it = index_.find(key);
   if (it == index_.end()) return 0;
   std::uint64_t n = 0;
@@ -288,10 +294,8 @@ std::uint64_t MemoryShard::erase(std::string_view key) {
     const bool last = head->next_variant == nullptr;
     remove(head, dead);
     ++n;
-    if (last) break;
+    if (last) return n;
   }
-  evicted_purge_ += n;
-  return n;
 }
 
 std::uint64_t MemoryShard::erase_variant(std::string_view key, std::string_view vary_key) {
@@ -325,18 +329,7 @@ std::uint64_t MemoryShard::erase_prefix(std::string_view prefix) {
   Graveyard dead;
   std::unique_lock lock(mu_);
   std::uint64_t n = 0;
-  for (const auto& key : keys) {
-    auto it = index_.find(key);
-    if (it == index_.end()) continue;
-    // remove() erases the index entry with the last variant, so take the head each time.
-    while (true) {
-      MemoryNode* head = it->second.get();
-      const bool last = head->next_variant == nullptr;
-      remove(head, dead);
-      ++n;
-      if (last) break;
-    }
-  }
+  for (const auto& key : keys) n += remove_key(key, dead);
   evicted_purge_ += n;
   return n;
 }

@@ -147,6 +147,8 @@ class MemoryShard {
   void evict_from_main(MemoryNode* n, Graveyard& dead, std::uint64_t& evicted);
   // Unlinks n from its queue, the tag index and the index, and moves it to dead.
   void remove(MemoryNode* n, Graveyard& dead);
+  // Removes every variant stored under key; returns how many.
+  std::uint64_t remove_key(std::string_view key, Graveyard& dead);
   void replace_object(MemoryNode* n, ObjectPtr obj, std::uint64_t charge, Graveyard& dead);
   void add_tags(MemoryNode* n);
   void remove_tags(MemoryNode* n);
