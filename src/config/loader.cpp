@@ -203,9 +203,9 @@ void read_access_log(LoadContext& ctx, const Field& f, AccessLog& log) {
   }
 }
 
-constexpr std::array<std::string_view, 9> kTopKeys{"workers", "listen",    "admin",
-                                                   "limits",  "timeouts",  "access_log",
-                                                   "cache",   "upstreams", "sites"};
+constexpr std::array<std::string_view, 10> kTopKeys{
+    "workers",  "worker_yield", "listen", "admin",     "limits",
+    "timeouts", "access_log",   "cache",  "upstreams", "sites"};
 
 void read_root(LoadContext& ctx, const YAML::Node& root, Config& c) {
   Diagnostics& diag = ctx.diag;
@@ -219,6 +219,7 @@ void read_root(LoadContext& ctx, const YAML::Node& root, Config& c) {
   }
   MapView m(root_field, kTopKeys, diag);
   if (const Field* f = m.find("workers")) read_workers(*f, diag, c);
+  if (const Field* f = m.find("worker_yield")) read_bool(*f, diag, c.worker_yield);
   if (const Field* f = m.find("listen")) {
     read_listeners(*f, diag, c);
   } else {

@@ -503,7 +503,7 @@ class MetricsImpl final : public Metrics {
   void connection_closed() noexcept override { connections_open_->Decrement(); }
   void connection_rejected() noexcept override { connections_rejected_->Increment(); }
   void connection_handed_off() noexcept override { connections_handed_off_->Increment(); }
-  void worker_connections_source(std::function<std::vector<std::uint32_t>()> source) override {
+  void worker_stats_source(std::function<std::vector<WorkerStats>()> source) override {
     std::lock_guard lock(refresh_mu_);
     worker_source_ = std::move(source);
   }
@@ -619,6 +619,7 @@ class MetricsImpl final : public Metrics {
   void build_cache_tiers();
   void refresh();
   void refresh_cache_tiers();
+  void refresh_workers(const std::vector<WorkerStats>& stats);
 
   std::shared_ptr<prometheus::Registry> registry_;
 
@@ -636,7 +637,10 @@ class MetricsImpl final : public Metrics {
   Counter* connections_rejected_ = nullptr;
   Counter* connections_handed_off_ = nullptr;
   Family<Gauge>* worker_connections_ = nullptr;
-  std::function<std::vector<std::uint32_t>()> worker_source_;  // guarded by refresh_mu_
+  Family<Counter>* worker_busy_ = nullptr;
+  Family<Counter>* worker_yields_ = nullptr;
+  std::function<std::vector<WorkerStats>()> worker_source_;  // guarded by refresh_mu_
+  std::vector<WorkerStats> workers_folded_;                  // guarded by refresh_mu_
   std::array<Counter*, kTimeoutKinds> timeouts_{};
   std::array<Counter*, static_cast<std::size_t>(CacheLookup::kCount)> cache_lookups_{};
   std::array<Counter*, kParseErrorKinds> parse_errors_{};
@@ -727,6 +731,12 @@ void MetricsImpl::build() {
   worker_connections_ =
       &family(prometheus::BuildGauge(), r, "ghala_worker_connections",
               "Client connections open on each worker, plus those being handed to it.");
+  worker_busy_ = &family(prometheus::BuildCounter(), r, "ghala_worker_busy_seconds_total",
+                         "Time each worker's event loop spent running rather than waiting for "
+                         "events.");
+  worker_yields_ = &family(prometheus::BuildCounter(), r, "ghala_worker_yields_total",
+                           "Event-loop passes that found events already waiting, after which "
+                           "the worker yielded the CPU (worker_yield).");
 
   auto& timeouts = family(prometheus::BuildCounter(), r, "ghala_timeouts_total",
                           "Timeouts that fired, by kind.");
@@ -862,6 +872,28 @@ void MetricsImpl::refresh_cache_tiers() {
   }
 }
 
+// Counters get the difference since the last fold. Worker indexes are stable for the life of
+// the process (the worker count needs a restart).
+void MetricsImpl::refresh_workers(const std::vector<WorkerStats>& stats) {
+  if (workers_folded_.size() < stats.size()) workers_folded_.resize(stats.size());
+  for (std::size_t i = 0; i < stats.size(); ++i) {
+    const prometheus::Labels labels{{"worker", std::to_string(i)}};
+    const WorkerStats& s = stats[i];
+    WorkerStats& folded = workers_folded_[i];
+    worker_connections_->Add(labels).Set(s.connections);
+    auto& busy = worker_busy_->Add(labels);
+    auto& yields = worker_yields_->Add(labels);
+    if (s.busy_ns > folded.busy_ns) {
+      busy.Increment(static_cast<double>(s.busy_ns - folded.busy_ns) / 1e9);
+      folded.busy_ns = s.busy_ns;
+    }
+    if (s.yields > folded.yields) {
+      yields.Increment(static_cast<double>(s.yields - folded.yields));
+      folded.yields = s.yields;
+    }
+  }
+}
+
 // Brings the values that are not maintained in the registry up to date; runs before each
 // collection. Folding adds only the difference since the previous fold, so it is idempotent and
 // safe against concurrent scrapes (the mutex orders them).
@@ -880,12 +912,7 @@ void MetricsImpl::refresh() {
     for (auto& [key, upstream] : upstreams_) upstream->fold();
   }
   refresh_cache_tiers();
-  if (worker_source_) {
-    const auto loads = worker_source_();
-    for (std::size_t i = 0; i < loads.size(); ++i) {
-      worker_connections_->Add({{"worker", std::to_string(i)}}).Set(loads[i]);
-    }
-  }
+  if (worker_source_) refresh_workers(worker_source_());
   double value = 0;
   if (read_resident_bytes(value)) resident_memory_->Set(value);
   if (count_open_fds(value)) open_fds_->Set(value);

@@ -242,11 +242,11 @@ int Server::run() {
         std::make_unique<Worker>(this, static_cast<int>(i), false, per_worker[i], snapshot_));
   }
   admin_worker_ = std::make_unique<Worker>(this, -1, true, admin_fds, snapshot_);
-  observe::Metrics::get().worker_connections_source([this] {
-    std::vector<std::uint32_t> loads;
-    loads.reserve(workers_.size());
-    for (const auto& w : workers_) loads.push_back(w->load());
-    return loads;
+  observe::Metrics::get().worker_stats_source([this] {
+    std::vector<observe::Metrics::WorkerStats> stats;
+    stats.reserve(workers_.size());
+    for (const auto& w : workers_) stats.push_back({w->load(), w->busy_ns(), w->yields()});
+    return stats;
   });
   observe::Metrics::get().config_reload(true, cfg.hash);
   start_signals();
@@ -265,7 +265,7 @@ int Server::run() {
 
   admin_worker_->run();  // the main loop: admin listener and signals, until shutdown completes
   for (auto& w : workers_) w->join();
-  observe::Metrics::get().worker_connections_source({});
+  observe::Metrics::get().worker_stats_source({});
   workers_.clear();
   admin_worker_.reset();
   log_info("ghala stopped");

@@ -1,5 +1,6 @@
 #include "server/worker.hpp"
 
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,10 @@ namespace ghala::server {
 
 namespace {
 constexpr std::uint64_t kTickMs = 200;  // access-log flush and pool sweep interval
+// worker_yield: how long a worker runs without waiting in its poll before it yields the CPU.
+// 0 (every such pass) gave the same tail as 100 us in the bench, with a yield after nearly
+// every pass at low load; 500 us doubled the tail (docs/benchmarks.md).
+constexpr std::uint64_t kYieldQuantumNs = 100'000;
 // accept() calls per readable event: a burst of connections does not hold up the loop's other
 // work; the listener is level-triggered, so the rest are taken on the next loop iteration.
 constexpr int kAcceptBatch = 64;
@@ -40,6 +45,15 @@ Worker::Worker(Server* server, int index, bool admin, std::vector<ListenFd> list
       listen_fds_(std::move(listen_fds)),
       access_log_(nullptr) {
   uv_loop_init(&loop_);
+  if (!admin) {
+    // Idle time lets on_pass_end tell a pass that waited in the poll from one that found work
+    // already waiting. Costs one epoll_wait(0) before each blocking wait.
+    uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME);
+    uv_check_init(&loop_, &pacer_);
+    pacer_.data = this;
+    uv_check_start(&pacer_, &Worker::on_pass_end);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&pacer_));
+  }
   uv_async_init(&loop_, &async_, &Worker::on_async);
   async_.data = this;
   uv_timer_init(&loop_, &tick_);
@@ -78,12 +92,42 @@ void Worker::start() {
 }
 
 void Worker::run() {
+  run_started_ns_ = uv_hrtime();
+  if (!admin_) idle_at_start_ns_ = last_idle_ns_ = uv_metrics_idle_time(&loop_);
   uv_run(&loop_, UV_RUN_DEFAULT);
   access_log_.flush();
 }
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
+}
+
+// The end of each poll phase. If the loop's idle time did not move, the poll found events
+// already waiting (or was told not to wait): the worker has been running since its last wait.
+// Saturated, it would run on, since every pass finds more, and the scheduler would let it run
+// until its tick preempts it (up to 4 ms at HZ=250) while the threads sharing its CPU wait: a
+// client or an origin on the same host, a sidecar, the other worker. Their stalls come back to
+// ghala's connections as multi-millisecond tails. So a worker that has run for kYieldQuantumNs
+// without waiting calls sched_yield() after its pass; alone on its CPU it is back at once.
+void Worker::on_pass_end(uv_check_t* c) {
+  auto* w = static_cast<Worker*>(c->data);
+  const std::uint64_t idle = uv_metrics_idle_time(&w->loop_);
+  const bool waited = idle != w->last_idle_ns_;
+  w->last_idle_ns_ = idle;
+  const std::uint64_t now = uv_hrtime();
+  const std::uint64_t busy = now - w->run_started_ns_ - (idle - w->idle_at_start_ns_);
+  w->pace_.busy_ns.store(busy, std::memory_order_relaxed);
+  if (waited) {
+    w->running_since_ns_ = now;
+    return;
+  }
+  if (now - w->running_since_ns_ >= kYieldQuantumNs && w->snapshot_ &&
+      w->snapshot_->config->worker_yield) {
+    sched_yield();
+    w->running_since_ns_ = uv_hrtime();
+    w->pace_.yields.store(w->pace_.yields.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_relaxed);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,6 +508,7 @@ void Worker::maybe_finish_shutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(&accept_pause_), nullptr);
   retired_exchanges_.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
+  if (!admin_) uv_close(reinterpret_cast<uv_handle_t*>(&pacer_), nullptr);
   server_->worker_finished(this);
 }
 

@@ -65,6 +65,10 @@ class Worker {
   bool post_connection(int fd, const sockaddr_storage& peer);
   // Thread-safe: open client connections plus connections being handed to this worker.
   std::uint32_t load() const noexcept { return load_.value.load(std::memory_order_relaxed); }
+  // Thread-safe: time the loop spent running rather than waiting in its poll, and the passes
+  // after which it yielded the CPU, as of the end of its last pass (for metrics).
+  std::uint64_t busy_ns() const noexcept { return pace_.busy_ns.load(std::memory_order_relaxed); }
+  std::uint64_t yields() const noexcept { return pace_.yields.load(std::memory_order_relaxed); }
 
   // Loop-thread accessors, used by connections and exchanges.
   uv_loop_t* loop() noexcept { return &loop_; }
@@ -97,6 +101,7 @@ class Worker {
 
  private:
   static void on_async(uv_async_t* a);
+  static void on_pass_end(uv_check_t* c);
   void apply_snapshot(SnapshotPtr snapshot);
   void begin_shutdown(std::chrono::milliseconds grace);
   void maybe_finish_shutdown();
@@ -133,6 +138,12 @@ class Worker {
   uv_async_t async_{};
   uv_timer_t tick_{};    // flushes the access log, sweeps retired pools
   uv_check_t reaper_{};  // frees retired exchanges after each loop iteration's I/O
+  // After each poll phase: busy-time accounting and the cooperative yield (on_pass_end).
+  uv_check_t pacer_{};
+  std::uint64_t run_started_ns_ = 0;    // uv_hrtime() when run() began
+  std::uint64_t idle_at_start_ns_ = 0;  // the loop's idle time then
+  std::uint64_t last_idle_ns_ = 0;      // the loop's idle time at the end of the last pass
+  std::uint64_t running_since_ns_ = 0;  // end of the last wait in the poll, or of the last yield
   std::vector<std::unique_ptr<Exchange>> retired_exchanges_;
   uv_timer_t deadline_{};      // shutdown grace
   uv_timer_t accept_pause_{};  // accepting again after running out of descriptors
@@ -158,6 +169,12 @@ class Worker {
     std::atomic<std::uint32_t> value{0};
   };
   Load load_;
+  // Written by the loop thread once per pass, read by the metrics scrape: a line of their own.
+  struct alignas(64) Pace {
+    std::atomic<std::uint64_t> busy_ns{0};
+    std::atomic<std::uint64_t> yields{0};
+  };
+  Pace pace_;
   bool draining_ = false;
   bool closed_ = false;
   std::thread thread_;

@@ -22,6 +22,8 @@ FAMILIES = [
     "ghala_connections_rejected_total",
     "ghala_connections_handed_off_total",
     "ghala_worker_connections",             # {worker}
+    "ghala_worker_busy_seconds_total",      # {worker}
+    "ghala_worker_yields_total",            # {worker}
     "ghala_http_parse_errors_total",        # {kind}
     "ghala_timeouts_total",                 # {kind}
     "ghala_config_reloads_total",           # {result}

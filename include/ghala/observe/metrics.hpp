@@ -125,10 +125,15 @@ class Metrics {
   virtual void connection_rejected() noexcept = 0;  // over limits.max_connections
   // A worker accepted a connection and handed it to a less loaded worker (server/balance.hpp).
   virtual void connection_handed_off() noexcept = 0;
-  // Each worker's load (open client connections and connections being handed to it), indexed by
-  // worker; called at each scrape (any thread; it must be thread-safe and cheap). Registering
-  // again replaces the source; an empty function removes it (the series keep their last value).
-  virtual void worker_connections_source(std::function<std::vector<std::uint32_t>()> source) = 0;
+  // Each worker's figures, indexed by worker; the source is called at each scrape (any thread;
+  // it must be thread-safe and cheap). Registering again replaces the source; an empty function
+  // removes it (the series keep their last value).
+  struct WorkerStats {
+    std::uint32_t connections = 0;  // open client connections plus those being handed to it
+    std::uint64_t busy_ns = 0;      // event-loop time not spent waiting in the poll, so far
+    std::uint64_t yields = 0;       // loop passes after which it yielded the CPU, so far
+  };
+  virtual void worker_stats_source(std::function<std::vector<WorkerStats>()> source) = 0;
   virtual void bytes_from_clients(std::uint64_t n) noexcept = 0;
   virtual void bytes_to_clients(std::uint64_t n) noexcept = 0;
   virtual void bytes_from_upstreams(std::uint64_t n) noexcept = 0;

@@ -55,6 +55,7 @@ TEST_CASE("a minimal config gets the documented defaults") {
   const Config& c = *r.config;
   CHECK(c.source == "test.yaml");
   CHECK(c.workers == 0);
+  CHECK(c.worker_yield);
   CHECK_FALSE(c.admin.listen);
   CHECK(c.admin.token.empty());
   CHECK(c.limits.max_connections == 20000);
@@ -151,6 +152,15 @@ TEST_CASE("workers is auto or a positive integer") {
     INFO("workers: ", bad);
     CHECK_LOAD_ERROR(with(std::string("workers: ") + bad + "\n"), 11,
                      "workers: expected auto or an integer");
+  }
+}
+
+TEST_CASE("worker_yield is true or false") {
+  CHECK(load(with("worker_yield: true\n")).config->worker_yield);
+  CHECK_FALSE(load(with("worker_yield: false\n")).config->worker_yield);
+  for (const char* bad : {"yes", "1", "\"true\"", "[true]", "100us"}) {
+    INFO("worker_yield: ", bad);
+    CHECK_LOAD_ERROR(with(std::string("worker_yield: ") + bad + "\n"), 11, "true or false");
   }
 }
 
