@@ -222,6 +222,7 @@ Result<MetaRecord> decode_meta(std::string_view key, std::string_view value) {
     std::string_view val = in.bytes();
     if (in.ok()) o.headers.add(name, val);
   }
+  o.headers.shrink_to_fit();  // the object may be kept in the memory tier
   n = in.le(4);
   if (n > in.remaining() / kMinTagBytes) in.fail();
   for (std::uint64_t i = 0; in.ok() && i < n; ++i) {

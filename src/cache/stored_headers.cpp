@@ -49,6 +49,7 @@ http::HeaderMap headers_to_store(const http::HeaderMap& response,
   for (const auto& f : response) {
     if (!excluded(f.name, connection, omit)) out.add(f.name, f.value);
   }
+  out.shrink_to_fit();
   return out;
 }
 
@@ -66,6 +67,7 @@ http::HeaderMap updated_headers(const http::HeaderMap& stored, const http::Heade
   for (const auto& f : update) {
     if (replaces(f.name)) out.add(f.name, f.value);
   }
+  out.shrink_to_fit();
   return out;
 }
 

@@ -1,22 +1,9 @@
 #include "ghala/http/header_map.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace ghala::http {
-
-namespace {
-inline char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-}  // namespace
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view trim_ows(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -34,6 +21,94 @@ std::vector<std::string_view> split_list(std::string_view value) {
     value.remove_prefix(comma + 1);
   }
   return out;
+}
+
+HeaderMap::HeaderMap(const HeaderMap& other) {
+  copy_from(other);
+}
+
+HeaderMap& HeaderMap::operator=(const HeaderMap& other) {
+  if (this != &other) {
+    HeaderMap copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+HeaderMap::HeaderMap(HeaderMap&& other) noexcept
+    : fields_(std::move(other.fields_)),
+      blocks_(std::move(other.blocks_)),
+      next_(std::exchange(other.next_, nullptr)),
+      room_(std::exchange(other.room_, 0)) {
+  other.fields_.clear();
+  other.blocks_.clear();
+}
+
+HeaderMap& HeaderMap::operator=(HeaderMap&& other) noexcept {
+  if (this != &other) {
+    fields_ = std::move(other.fields_);
+    blocks_ = std::move(other.blocks_);
+    next_ = std::exchange(other.next_, nullptr);
+    room_ = std::exchange(other.room_, 0);
+    other.fields_.clear();
+    other.blocks_.clear();
+  }
+  return *this;
+}
+
+// One exactly sized block: a copy (a stored cache object's head, for one) carries no slack.
+void HeaderMap::copy_from(const HeaderMap& other) {
+  std::size_t bytes = 0;
+  for (const auto& h : other.fields_) bytes += h.name.size() + h.value.size();
+  reserve(other.fields_.size(), bytes);
+  for (const auto& h : other.fields_) add(h.name, h.value);
+}
+
+void HeaderMap::grow(std::size_t need) {
+  const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
+  const std::size_t size = std::max({need, kFirstBlock, 2 * last});
+  blocks_.push_back(Block{std::make_unique_for_overwrite<char[]>(size), size});
+  next_ = blocks_.back().data.get();
+  room_ = size;
+}
+
+void HeaderMap::reserve(std::size_t fields, std::size_t bytes) {
+  fields_.reserve(fields);
+  if (bytes > room_) {
+    const std::size_t size = bytes;
+    blocks_.push_back(Block{std::make_unique_for_overwrite<char[]>(size), size});
+    next_ = blocks_.back().data.get();
+    room_ = size;
+  }
+}
+
+void HeaderMap::clear() noexcept {
+  fields_.clear();
+  if (blocks_.empty()) return;
+  // Keep the largest block (the last one) for reuse.
+  if (blocks_.size() > 1) {
+    Block last = std::move(blocks_.back());
+    blocks_.clear();
+    blocks_.push_back(std::move(last));
+  }
+  next_ = blocks_.back().data.get();
+  room_ = blocks_.back().size;
+}
+
+std::size_t HeaderMap::storage_bytes() const noexcept {
+  std::size_t n = 0;
+  for (const auto& b : blocks_) n += b.size;
+  return n;
+}
+
+void HeaderMap::shrink_to_fit() {
+  std::size_t used = 0;
+  for (const auto& h : fields_) used += h.name.size() + h.value.size();
+  if (blocks_.size() <= 1 && storage_bytes() == used && fields_.capacity() == fields_.size()) {
+    return;
+  }
+  HeaderMap compact(*this);
+  *this = std::move(compact);
 }
 
 void HeaderMap::set(std::string_view name, std::string_view value) {

@@ -430,12 +430,12 @@ CacheFlow CacheFlow::for_background() const {
 // The stored fields in order without Age and Content-Length, then those two and Cache-Status:
 // the same result as copying and set(), without rescanning and shifting the copy (hit path).
 void CacheFlow::hit_headers(const cache::StoredObject& obj, http::HeaderMap& out) const {
-  auto& fields = out.fields();
-  fields.clear();
-  fields.reserve(obj.headers.size() + 6);  // + Age, Content-Length, Cache-Status, Via, Date, id
+  out.clear();
+  // + Age, Content-Length, Cache-Status, Via, Date, id
+  out.reserve(obj.headers.size() + 6, obj.headers.storage_bytes() + 160);
   for (const auto& h : obj.headers) {
     if (http::iequals(h.name, "Age") || http::iequals(h.name, "Content-Length")) continue;
-    fields.push_back(h);
+    out.add(h.name, h.value);
   }
   out.add("Age", std::to_string(std::max<std::int64_t>(0, hit_age_)));
   out.add("Content-Length", std::to_string(obj.body_size));

@@ -3,6 +3,8 @@
 // a recipient may combine repeated fields, but forwarding them as they came is always correct).
 // Names compare case-insensitively. Small header counts make a flat vector faster than a map.
 
+#include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,19 +12,43 @@
 
 namespace ghala::http {
 
-bool iequals(std::string_view a, std::string_view b) noexcept;
+namespace detail {
+constexpr char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+}  // namespace detail
 
+// ASCII case-insensitive equality (field names, tokens). Inline: every lookup calls it per field.
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (detail::ascii_lower(a[i]) != detail::ascii_lower(b[i])) return false;
+  }
+  return true;
+}
+
+// A field as stored in a HeaderMap: views into the map's own storage, valid as long as the map
+// (moving the map keeps them valid; copying makes new ones).
 struct Header {
-  std::string name;
-  std::string value;
+  std::string_view name;
+  std::string_view value;
 };
 
 class HeaderMap {
  public:
   using const_iterator = std::vector<Header>::const_iterator;
 
+  HeaderMap() = default;
+  HeaderMap(const HeaderMap& other);
+  HeaderMap& operator=(const HeaderMap& other);
+  HeaderMap(HeaderMap&& other) noexcept;
+  HeaderMap& operator=(HeaderMap&& other) noexcept;
+  ~HeaderMap() = default;
+
+  // Copies name and value into the map.
   void add(std::string_view name, std::string_view value) {
-    fields_.push_back(Header{std::string(name), std::string(value)});
+    const std::string_view n = keep(name);
+    fields_.push_back(Header{n, keep(value)});
   }
   // Replaces every field of that name with one field.
   void set(std::string_view name, std::string_view value);
@@ -43,12 +69,45 @@ class HeaderMap {
   bool empty() const noexcept { return fields_.empty(); }
   const_iterator begin() const noexcept { return fields_.begin(); }
   const_iterator end() const noexcept { return fields_.end(); }
+  // For removing or reordering fields in place. Only fields of this map may be put back: a
+  // Header from elsewhere would point into storage this map does not own (use add).
   std::vector<Header>& fields() noexcept { return fields_; }
   const std::vector<Header>& fields() const noexcept { return fields_; }
-  void clear() noexcept { fields_.clear(); }
+  // Drops every field; the storage is kept for reuse.
+  void clear() noexcept;
+  // Room for `fields` fields and `bytes` bytes of names and values without another allocation.
+  void reserve(std::size_t fields, std::size_t bytes);
+  // Bytes of storage held (names and values, including removed ones), for memory accounting.
+  std::size_t storage_bytes() const noexcept;
+  // Rebuilds the storage as one exactly sized block (and the field list without spare room):
+  // for maps that are kept, such as a stored cache object's.
+  void shrink_to_fit();
 
  private:
+  // Names and values live in blocks that never move once allocated, so the views in fields_
+  // survive later additions, removals and moves of the map. One block for a typical head;
+  // removed and replaced fields leave their bytes until clear().
+  struct Block {
+    std::unique_ptr<char[]> data;
+    std::size_t size = 0;
+  };
+  static constexpr std::size_t kFirstBlock = 512;
+  std::string_view keep(std::string_view s) {
+    if (s.empty()) return {};
+    if (s.size() > room_) grow(s.size());
+    char* at = next_;
+    s.copy(at, s.size());
+    next_ += s.size();
+    room_ -= s.size();
+    return {at, s.size()};
+  }
+  void grow(std::size_t need);
+  void copy_from(const HeaderMap& other);
+
   std::vector<Header> fields_;
+  std::vector<Block> blocks_;
+  char* next_ = nullptr;  // free space in the last block
+  std::size_t room_ = 0;
 };
 
 // Splits a comma-separated header list into trimmed, non-empty elements (no quoted-string

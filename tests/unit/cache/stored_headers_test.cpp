@@ -16,7 +16,7 @@ HeaderMap headers(std::initializer_list<std::pair<const char*, const char*>> fie
 }
 std::vector<std::string> names(const HeaderMap& h) {
   std::vector<std::string> out;
-  for (const auto& f : h) out.push_back(f.name);
+  for (const auto& f : h) out.emplace_back(f.name);
   return out;
 }
 const std::vector<std::string> kNone;
