@@ -38,6 +38,13 @@ bool protected_from_connection(std::string_view name) noexcept {
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
+  // Every field of every message passes here twice; most names have a length no entry has.
+  constexpr auto kLengths = [] {
+    std::array<bool, 32> lengths{};
+    for (auto h : kHopByHop) lengths[h.size()] = true;
+    return lengths;
+  }();
+  if (name.size() >= kLengths.size() || !kLengths[name.size()]) return false;
   for (auto h : kHopByHop) {
     if (iequals(name, h)) return true;
   }
@@ -46,20 +53,39 @@ bool is_hop_by_hop(std::string_view name) noexcept {
 
 void strip_hop_by_hop(HeaderMap& headers) {
   // Collect the options first: they name fields, and Connection itself goes with the fixed set.
-  std::vector<std::string> named;
+  // The views point into the map's storage, which removing fields leaves in place. A few
+  // options (usually one: "keep-alive" or "close") fit on the stack.
+  std::array<std::string_view, 8> few;
+  std::size_t n_few = 0;
+  std::vector<std::string_view> more;
   for (const auto& field : headers) {
     if (!iequals(field.name, "Connection")) continue;
-    for (auto option : split_list(field.value)) {
-      if (!protected_from_connection(option)) named.emplace_back(option);
+    std::string_view list = field.value;
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      const auto option = trim_ows(list.substr(0, comma));
+      if (!option.empty() && !protected_from_connection(option)) {
+        if (n_few < few.size()) {
+          few[n_few++] = option;
+        } else {
+          more.push_back(option);
+        }
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
     }
   }
-  std::erase_if(headers.fields(), [&](const Header& h) {
-    if (is_hop_by_hop(h.name)) return true;
-    for (const auto& n : named) {
-      if (iequals(h.name, n)) return true;
+  auto named = [&](std::string_view name) {
+    for (std::size_t i = 0; i < n_few; ++i) {
+      if (iequals(name, few[i])) return true;
+    }
+    for (auto n : more) {
+      if (iequals(name, n)) return true;
     }
     return false;
-  });
+  };
+  std::erase_if(headers.fields(),
+                [&](const Header& h) { return is_hop_by_hop(h.name) || named(h.name); });
 }
 
 }  // namespace ghala::http

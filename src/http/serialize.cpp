@@ -1,22 +1,35 @@
 #include "ghala/http/serialize.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace ghala::http {
 
 namespace {
-void append_fields(const HeaderMap& headers, std::string& out) {
-  for (const auto& h : headers) {
-    out.append(h.name).append(": ").append(h.value).append("\r\n");
-  }
-  out.append("\r\n");
-}
-
 std::size_t fields_size(const HeaderMap& headers) {
   std::size_t n = 2;
   for (const auto& h : headers) n += h.name.size() + h.value.size() + 4;
   return n;
 }
+
+// Sized once, then copied field by field: four append() calls per field each check the
+// capacity and the length again.
+void append_fields(const HeaderMap& headers, std::string& out) {
+  std::size_t at = out.size();
+  out.resize(at + fields_size(headers));
+  char* p = out.data() + at;
+  for (const auto& h : headers) {
+    p = std::copy(h.name.begin(), h.name.end(), p);
+    *p++ = ':';
+    *p++ = ' ';
+    p = std::copy(h.value.begin(), h.value.end(), p);
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  *p++ = '\r';
+  *p++ = '\n';
+}
+
 }  // namespace
 
 void serialize_request_head(const RequestHead& head, std::string& out) {
