@@ -56,7 +56,7 @@ void UpstreamConn::start_connect(const sockaddr* addr) {
                                         : UpstreamErrorKind::ConnectRefused);
       return;
     }
-    uv_timer_stop(&self->timer_);
+    self->disarm_timer();
     uv_tcp_nodelay(&self->tcp_, 1);
     self->connect_seconds_ = static_cast<double>(uv_hrtime() - self->connect_start_) / 1e9;
     self->state_ = State::Ready;
@@ -94,7 +94,7 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
         if (!self->request_complete_ && self->state_ == State::Ready) {
           // Progress on the request body: restart the send-stall clock, or stop it when drained.
           if (self->queued_bytes() == 0) {
-            uv_timer_stop(&self->timer_);
+            self->disarm_timer();
           } else {
             self->arm_timer(self->pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
           }
@@ -109,8 +109,7 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
     // Report on the next loop turn: the caller is in the middle of writing the request.
     write_failed_ = true;
     arm_timer(config::Millis(0), UpstreamErrorKind::Reset);
-  } else if (outcome == WriteOutcome::Queued && !request_complete_ &&
-             !uv_is_active(reinterpret_cast<const uv_handle_t*>(&timer_))) {
+  } else if (outcome == WriteOutcome::Queued && !request_complete_ && !timer_armed()) {
     // The origin is not taking the request (body) as fast as it comes: bound the wait.
     arm_timer(pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
   }
@@ -137,7 +136,7 @@ std::size_t UpstreamConn::queued_bytes() const {
 void UpstreamConn::pause_reading() {
   paused_ = true;
   // The client is slow, not the origin: the read timeout must not run while we hold back.
-  if (state_ == State::Ready && response_started_ && !response_done_) uv_timer_stop(&timer_);
+  if (state_ == State::Ready && response_started_ && !response_done_) disarm_timer();
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;
@@ -232,7 +231,7 @@ bool UpstreamConn::on_body(std::string_view data) {
 
 bool UpstreamConn::on_complete() {
   response_done_ = true;
-  uv_timer_stop(&timer_);
+  disarm_timer();
   if (!listener_) return false;
   listener_->on_upstream_complete();
   return true;
@@ -262,27 +261,40 @@ void UpstreamConn::release(bool reusable) {
 
 void UpstreamConn::arm_timer(config::Millis timeout, UpstreamErrorKind kind) {
   timer_kind_ = kind;
-  uv_timer_start(
-      &timer_,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<UpstreamConn*>(t->data);
-        if (self->state_ == State::Idle) {
-          self->pool_->unpark(self);
-          self->close();
-          return;
-        }
-        if (self->timer_kind_ == UpstreamErrorKind::ConnectTimeout) {
-          observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamConnect);
-        } else if (self->timer_kind_ == UpstreamErrorKind::FirstByteTimeout) {
-          observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamFirstByte);
-        } else if (self->timer_kind_ == UpstreamErrorKind::ReadTimeout) {
-          observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamRead);
-        } else if (self->timer_kind_ == UpstreamErrorKind::WriteTimeout) {
-          observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamWrite);
-        }
-        self->fail(self->timer_kind_);
-      },
-      static_cast<std::uint64_t>(timeout.count()), 0);
+  deadline_ms_ = uv_now(tcp_.loop) + static_cast<std::uint64_t>(timeout.count());
+  if (timer_due_ms_ == 0 || timer_due_ms_ > deadline_ms_) start_uv_timer(deadline_ms_);
+}
+
+void UpstreamConn::start_uv_timer(std::uint64_t due_ms) {
+  const std::uint64_t now = uv_now(tcp_.loop);
+  timer_due_ms_ = due_ms;
+  uv_timer_start(&timer_, &UpstreamConn::on_timer, due_ms > now ? due_ms - now : 0, 0);
+}
+
+void UpstreamConn::on_timer(uv_timer_t* t) {
+  auto* self = static_cast<UpstreamConn*>(t->data);
+  self->timer_due_ms_ = 0;
+  if (self->deadline_ms_ == 0) return;  // disarmed since it was started
+  if (uv_now(t->loop) < self->deadline_ms_) {
+    self->start_uv_timer(self->deadline_ms_);  // re-armed for later meanwhile
+    return;
+  }
+  self->deadline_ms_ = 0;
+  if (self->state_ == State::Idle) {
+    self->pool_->unpark(self);
+    self->close();
+    return;
+  }
+  if (self->timer_kind_ == UpstreamErrorKind::ConnectTimeout) {
+    observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamConnect);
+  } else if (self->timer_kind_ == UpstreamErrorKind::FirstByteTimeout) {
+    observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamFirstByte);
+  } else if (self->timer_kind_ == UpstreamErrorKind::ReadTimeout) {
+    observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamRead);
+  } else if (self->timer_kind_ == UpstreamErrorKind::WriteTimeout) {
+    observe::Metrics::get().timeout(observe::TimeoutKind::UpstreamWrite);
+  }
+  self->fail(self->timer_kind_);
 }
 
 void UpstreamConn::fail(UpstreamErrorKind kind) {
@@ -362,7 +374,7 @@ UpstreamConn* UpstreamPool::acquire(UpstreamListener* listener, bool fresh, bool
       c->state_ = UpstreamConn::State::Ready;
       ++active_;
       c->lease(listener);
-      uv_timer_stop(&c->timer_);
+      c->disarm_timer();
       *ready = true;
       return c;
     }

@@ -80,7 +80,15 @@ class UpstreamConn final : private http::MessageSink {
   void lease(UpstreamListener* listener);
   void close();
   void fail(observe::UpstreamErrorKind kind);
+  // One deadline at a time (connect, first byte, read, write stall, keep-alive idle). Lazy, as
+  // ClientConn's: arming for a later time or disarming leaves the uv timer where it is, and an
+  // early expiry re-arms for what is left, so a request costs no timer-heap work in the common
+  // case (a keep-alive connection arms and disarms several times per request).
   void arm_timer(config::Millis timeout, observe::UpstreamErrorKind kind);
+  void disarm_timer() noexcept { deadline_ms_ = 0; }
+  bool timer_armed() const noexcept { return deadline_ms_ != 0; }
+  void start_uv_timer(std::uint64_t due_ms);
+  static void on_timer(uv_timer_t* t);
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void on_idle_read(ssize_t nread);
 
@@ -98,6 +106,8 @@ class UpstreamConn final : private http::MessageSink {
   Block* read_block_ = nullptr;  // the block being parsed, for zero-copy body refs
   State state_ = State::Connecting;
   observe::UpstreamErrorKind timer_kind_ = observe::UpstreamErrorKind::ConnectTimeout;
+  std::uint64_t deadline_ms_ = 0;   // loop time the armed timeout expires; 0: none armed
+  std::uint64_t timer_due_ms_ = 0;  // when the uv timer fires; 0: not running
   std::uint32_t uses_ = 0;
   int open_handles_ = 0;
   bool response_started_ = false;
