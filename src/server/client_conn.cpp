@@ -55,9 +55,9 @@ observe::ParseErrorKind metric_kind(http::ParseErrorKind k) {
 ClientConn::ClientConn(Worker* worker)
     : worker_(worker), parser_(worker->snapshot()->limits, this) {
   uv_tcp_init(worker->loop(), &tcp_);
-  uv_timer_init(worker->loop(), &timer_);
+  timer_.init(worker->loop(), this,
+              [](void* owner) { static_cast<ClientConn*>(owner)->on_timer(); });
   tcp_.data = this;
-  timer_.data = this;
   open_handles_ = 2;
 }
 
@@ -109,7 +109,7 @@ void ClientConn::pause_reading() {
   read_paused_ = true;
   stop_reading();
   // We hold the client back (the origin is slow to take the body): not the client's fault.
-  if (timer_mode_ == TimerMode::BodyRead) uv_timer_stop(&timer_);
+  if (timer_mode_ == TimerMode::BodyRead) timer_.disarm();
 }
 
 void ClientConn::resume_reading() {
@@ -367,12 +367,8 @@ void ClientConn::on_write_done(int status, std::size_t bytes) {
 // ---------------------------------------------------------------------------------------------
 // Timers
 
-// One timer per connection, re-armed lazily: every request moves it through HeaderRead, None
-// and Idle (or WriteStall), and restarting a libuv timer each time (a heap removal and insertion)
-// cost more user CPU than anything else on a cache hit's path. So a mode only records its
-// deadline; the uv timer is started only when that deadline comes before the one it is due at,
-// and when it fires early, on_timer() starts it again for the rest. None leaves it running and
-// the firing does nothing. Timeouts fire when they did before.
+// One timer per connection; every request moves it through HeaderRead, None and Idle (or
+// WriteStall). It is a LazyTimer (core/lazy_timer.hpp): a mode change only records a deadline.
 void ClientConn::arm(TimerMode mode) {
   timer_mode_ = mode;
   if (closing_) return;
@@ -380,6 +376,7 @@ void ClientConn::arm(TimerMode mode) {
   config::Millis timeout{0};
   switch (mode) {
     case TimerMode::None:
+      timer_.disarm();
       return;
     case TimerMode::HeaderRead:
       timeout = t.header_read;
@@ -400,25 +397,11 @@ void ClientConn::arm(TimerMode mode) {
       timeout = config::Millis(kLingerMs);
       break;
   }
-  deadline_ms_ = uv_now(worker_->loop()) + static_cast<std::uint64_t>(timeout.count());
-  if (timer_due_ms_ == 0 || timer_due_ms_ > deadline_ms_) start_timer();
-}
-
-void ClientConn::start_timer() {
-  const std::uint64_t now = uv_now(worker_->loop());
-  timer_due_ms_ = std::max(deadline_ms_, now);
-  uv_timer_start(
-      &timer_, [](uv_timer_t* tm) { static_cast<ClientConn*>(tm->data)->on_timer(); },
-      timer_due_ms_ - now, 0);
+  timer_.arm(static_cast<std::uint64_t>(timeout.count()));
 }
 
 void ClientConn::on_timer() {
-  timer_due_ms_ = 0;
   if (closing_ || timer_mode_ == TimerMode::None) return;
-  if (uv_now(worker_->loop()) < deadline_ms_) {  // armed for an earlier deadline since moved on
-    start_timer();
-    return;
-  }
   auto& m = observe::Metrics::get();
   switch (timer_mode_) {
     case TimerMode::None:
@@ -534,7 +517,7 @@ void ClientConn::close() {
     if (--self->open_handles_ == 0) self->on_closed();
   };
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+  uv_close(timer_.handle(), on_close);
 }
 
 void ClientConn::on_closed() {

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "ghala/core/buffer.hpp"
+#include "ghala/core/lazy_timer.hpp"
 #include "ghala/http/parser.hpp"
 
 namespace ghala::server {
@@ -86,7 +87,6 @@ class ClientConn final : private http::MessageSink {
   void reset_for_next();
   void arm(TimerMode mode);
   void on_timer();
-  void start_timer();
   void on_write_done(int status, std::size_t bytes);
   void continue_after_exchange();
   void on_closed();
@@ -99,7 +99,7 @@ class ClientConn final : private http::MessageSink {
 
   Worker* worker_;
   uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
+  LazyTimer timer_;  // the deadline of timer_mode_
   uv_shutdown_t shutdown_req_{};
   http::RequestParser parser_;
   std::unique_ptr<Exchange> exchange_;
@@ -111,10 +111,6 @@ class ClientConn final : private http::MessageSink {
   std::uint64_t request_start_ns_ = 0;
   double request_start_unix_ = 0;
   TimerMode timer_mode_ = TimerMode::None;
-  // The timer re-arms lazily (see arm()): the deadline of timer_mode_ and when the uv timer is
-  // due (0: not running), both in loop milliseconds.
-  std::uint64_t deadline_ms_ = 0;
-  std::uint64_t timer_due_ms_ = 0;
   int open_handles_ = 0;
   bool reading_ = false;
   bool read_paused_ = false;  // by backpressure

@@ -33,9 +33,8 @@ bool to_sockaddr(const config::SocketAddress& a, sockaddr_storage* out) {
 UpstreamConn::UpstreamConn(UpstreamPool* pool, uv_loop_t* loop, BlockPool* blocks)
     : pool_(pool), blocks_(blocks), parser_(this) {
   uv_tcp_init(loop, &tcp_);
-  uv_timer_init(loop, &timer_);
+  timer_.init(loop, this, &UpstreamConn::on_timer);
   tcp_.data = this;
-  timer_.data = this;
   open_handles_ = 2;
 }
 
@@ -56,7 +55,7 @@ void UpstreamConn::start_connect(const sockaddr* addr) {
                                         : UpstreamErrorKind::ConnectRefused);
       return;
     }
-    self->disarm_timer();
+    self->timer_.disarm();
     uv_tcp_nodelay(&self->tcp_, 1);
     self->connect_seconds_ = static_cast<double>(uv_hrtime() - self->connect_start_) / 1e9;
     self->state_ = State::Ready;
@@ -94,7 +93,7 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
         if (!self->request_complete_ && self->state_ == State::Ready) {
           // Progress on the request body: restart the send-stall clock, or stop it when drained.
           if (self->queued_bytes() == 0) {
-            self->disarm_timer();
+            self->timer_.disarm();
           } else {
             self->arm_timer(self->pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
           }
@@ -109,7 +108,7 @@ void UpstreamConn::write(std::string text, BlockRef body, std::string_view suffi
     // Report on the next loop turn: the caller is in the middle of writing the request.
     write_failed_ = true;
     arm_timer(config::Millis(0), UpstreamErrorKind::Reset);
-  } else if (outcome == WriteOutcome::Queued && !request_complete_ && !timer_armed()) {
+  } else if (outcome == WriteOutcome::Queued && !request_complete_ && !timer_.armed()) {
     // The origin is not taking the request (body) as fast as it comes: bound the wait.
     arm_timer(pool_->settings().read_timeout, UpstreamErrorKind::WriteTimeout);
   }
@@ -136,7 +135,7 @@ std::size_t UpstreamConn::queued_bytes() const {
 void UpstreamConn::pause_reading() {
   paused_ = true;
   // The client is slow, not the origin: the read timeout must not run while we hold back.
-  if (state_ == State::Ready && response_started_ && !response_done_) disarm_timer();
+  if (state_ == State::Ready && response_started_ && !response_done_) timer_.disarm();
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;
@@ -231,7 +230,7 @@ bool UpstreamConn::on_body(std::string_view data) {
 
 bool UpstreamConn::on_complete() {
   response_done_ = true;
-  disarm_timer();
+  timer_.disarm();
   if (!listener_) return false;
   listener_->on_upstream_complete();
   return true;
@@ -261,25 +260,11 @@ void UpstreamConn::release(bool reusable) {
 
 void UpstreamConn::arm_timer(config::Millis timeout, UpstreamErrorKind kind) {
   timer_kind_ = kind;
-  deadline_ms_ = uv_now(tcp_.loop) + static_cast<std::uint64_t>(timeout.count());
-  if (timer_due_ms_ == 0 || timer_due_ms_ > deadline_ms_) start_uv_timer(deadline_ms_);
+  timer_.arm(static_cast<std::uint64_t>(timeout.count()));
 }
 
-void UpstreamConn::start_uv_timer(std::uint64_t due_ms) {
-  const std::uint64_t now = uv_now(tcp_.loop);
-  timer_due_ms_ = due_ms;
-  uv_timer_start(&timer_, &UpstreamConn::on_timer, due_ms > now ? due_ms - now : 0, 0);
-}
-
-void UpstreamConn::on_timer(uv_timer_t* t) {
-  auto* self = static_cast<UpstreamConn*>(t->data);
-  self->timer_due_ms_ = 0;
-  if (self->deadline_ms_ == 0) return;  // disarmed since it was started
-  if (uv_now(t->loop) < self->deadline_ms_) {
-    self->start_uv_timer(self->deadline_ms_);  // re-armed for later meanwhile
-    return;
-  }
-  self->deadline_ms_ = 0;
+void UpstreamConn::on_timer(void* owner) {
+  auto* self = static_cast<UpstreamConn*>(owner);
   if (self->state_ == State::Idle) {
     self->pool_->unpark(self);
     self->close();
@@ -327,7 +312,7 @@ void UpstreamConn::close() {
     if (--self->open_handles_ == 0) self->pool_->on_conn_closed(self);
   };
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+  uv_close(timer_.handle(), on_close);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +359,7 @@ UpstreamConn* UpstreamPool::acquire(UpstreamListener* listener, bool fresh, bool
       c->state_ = UpstreamConn::State::Ready;
       ++active_;
       c->lease(listener);
-      c->disarm_timer();
+      c->timer_.disarm();
       *ready = true;
       return c;
     }

@@ -17,6 +17,7 @@
 
 #include "ghala/config/config.hpp"
 #include "ghala/core/buffer.hpp"
+#include "ghala/core/lazy_timer.hpp"
 #include "ghala/http/parser.hpp"
 #include "ghala/observe/metrics.hpp"
 
@@ -80,15 +81,10 @@ class UpstreamConn final : private http::MessageSink {
   void lease(UpstreamListener* listener);
   void close();
   void fail(observe::UpstreamErrorKind kind);
-  // One deadline at a time (connect, first byte, read, write stall, keep-alive idle). Lazy, as
-  // ClientConn's: arming for a later time or disarming leaves the uv timer where it is, and an
-  // early expiry re-arms for what is left, so a request costs no timer-heap work in the common
-  // case (a keep-alive connection arms and disarms several times per request).
+  // One deadline at a time (connect, first byte, read, write stall, keep-alive idle), on a
+  // LazyTimer: a keep-alive connection arms and disarms it several times per request.
   void arm_timer(config::Millis timeout, observe::UpstreamErrorKind kind);
-  void disarm_timer() noexcept { deadline_ms_ = 0; }
-  bool timer_armed() const noexcept { return deadline_ms_ != 0; }
-  void start_uv_timer(std::uint64_t due_ms);
-  static void on_timer(uv_timer_t* t);
+  static void on_timer(void* owner);
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void on_idle_read(ssize_t nread);
 
@@ -99,15 +95,13 @@ class UpstreamConn final : private http::MessageSink {
   UpstreamPool* pool_;
   BlockPool* blocks_;
   uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
+  LazyTimer timer_;
   uv_connect_t connect_req_{};
   http::ResponseParser parser_;
   UpstreamListener* listener_ = nullptr;
   Block* read_block_ = nullptr;  // the block being parsed, for zero-copy body refs
   State state_ = State::Connecting;
   observe::UpstreamErrorKind timer_kind_ = observe::UpstreamErrorKind::ConnectTimeout;
-  std::uint64_t deadline_ms_ = 0;   // loop time the armed timeout expires; 0: none armed
-  std::uint64_t timer_due_ms_ = 0;  // when the uv timer fires; 0: not running
   std::uint32_t uses_ = 0;
   int open_handles_ = 0;
   bool response_started_ = false;
