@@ -13,13 +13,7 @@ std::string_view trim_ows(std::string_view s) noexcept {
 
 std::vector<std::string_view> split_list(std::string_view value) {
   std::vector<std::string_view> out;
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    auto part = trim_ows(value.substr(0, comma));
-    if (!part.empty()) out.push_back(part);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
+  for_each_list_element(value, [&](std::string_view part) { out.push_back(part); });
   return out;
 }
 
@@ -64,22 +58,20 @@ void HeaderMap::copy_from(const HeaderMap& other) {
   for (const auto& h : other.fields_) add(h.name, h.value);
 }
 
-void HeaderMap::grow(std::size_t need) {
-  const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
-  const std::size_t size = std::max({need, kFirstBlock, 2 * last});
+void HeaderMap::add_block(std::size_t size) {
   blocks_.push_back(Block{std::make_unique_for_overwrite<char[]>(size), size});
   next_ = blocks_.back().data.get();
   room_ = size;
 }
 
+void HeaderMap::grow(std::size_t need) {
+  const std::size_t last = blocks_.empty() ? 0 : blocks_.back().size;
+  add_block(std::max({need, kFirstBlock, 2 * last}));
+}
+
 void HeaderMap::reserve(std::size_t fields, std::size_t bytes) {
   fields_.reserve(fields);
-  if (bytes > room_) {
-    const std::size_t size = bytes;
-    blocks_.push_back(Block{std::make_unique_for_overwrite<char[]>(size), size});
-    next_ = blocks_.back().data.get();
-    room_ = size;
-  }
+  if (bytes > room_) add_block(bytes);
 }
 
 void HeaderMap::clear() noexcept {
@@ -150,9 +142,9 @@ std::optional<std::string> HeaderMap::get_combined(std::string_view name) const 
 bool HeaderMap::has_token(std::string_view name, std::string_view token) const {
   for (const auto& h : fields_) {
     if (!iequals(h.name, name)) continue;
-    for (auto t : split_list(h.value)) {
-      if (iequals(t, token)) return true;
-    }
+    bool found = false;
+    for_each_list_element(h.value, [&](std::string_view t) { found = found || iequals(t, token); });
+    if (found) return true;
   }
   return false;
 }

@@ -60,20 +60,14 @@ void strip_hop_by_hop(HeaderMap& headers) {
   std::vector<std::string_view> more;
   for (const auto& field : headers) {
     if (!iequals(field.name, "Connection")) continue;
-    std::string_view list = field.value;
-    while (!list.empty()) {
-      const auto comma = list.find(',');
-      const auto option = trim_ows(list.substr(0, comma));
-      if (!option.empty() && !protected_from_connection(option)) {
-        if (n_few < few.size()) {
-          few[n_few++] = option;
-        } else {
-          more.push_back(option);
-        }
+    for_each_list_element(field.value, [&](std::string_view option) {
+      if (protected_from_connection(option)) return;
+      if (n_few < few.size()) {
+        few[n_few++] = option;
+      } else {
+        more.push_back(option);
       }
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
+    });
   }
   auto named = [&](std::string_view name) {
     for (std::size_t i = 0; i < n_few; ++i) {

@@ -735,8 +735,8 @@ void MetricsImpl::build() {
                          "Time each worker's event loop spent running rather than waiting for "
                          "events.");
   worker_yields_ = &family(prometheus::BuildCounter(), r, "ghala_worker_yields_total",
-                           "Event-loop passes that found events already waiting, after which "
-                           "the worker yielded the CPU (worker_yield).");
+                           "Event-loop passes after which the worker yielded the CPU, having "
+                           "run 100 us without waiting for events (worker_yield).");
 
   auto& timeouts = family(prometheus::BuildCounter(), r, "ghala_timeouts_total",
                           "Timeouts that fired, by kind.");

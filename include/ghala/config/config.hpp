@@ -156,9 +156,9 @@ struct Config {
   std::string source;         // file path, or "<embedded>"
   std::string hash;           // hex SHA-256 prefix of the YAML text, for metrics and logs
   std::uint32_t workers = 0;  // 0 = number of CPU cores
-  // A worker whose event-loop pass found events already waiting (it did not block in the poll)
-  // calls sched_yield() after the pass, so threads sharing its CPU run between its batches
-  // (server/worker.hpp, docs/architecture.md).
+  // A worker that has run 100 us without waiting in its poll calls sched_yield() after its
+  // event-loop pass, so threads sharing its CPU run between its batches
+  // (Worker::on_pass_end, docs/architecture.md "Worker pacing").
   bool worker_yield = true;
   std::vector<Listener> listeners;
   Admin admin;

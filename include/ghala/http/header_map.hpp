@@ -102,6 +102,7 @@ class HeaderMap {
     return {at, s.size()};
   }
   void grow(std::size_t need);
+  void add_block(std::size_t size);
   void copy_from(const HeaderMap& other);
 
   std::vector<Header> fields_;
@@ -110,9 +111,23 @@ class HeaderMap {
   std::size_t room_ = 0;
 };
 
-// Splits a comma-separated header list into trimmed, non-empty elements (no quoted-string
-// awareness; use the dedicated parsers for fields that carry quoted strings).
-std::vector<std::string_view> split_list(std::string_view value);
 std::string_view trim_ows(std::string_view s) noexcept;
+
+// Calls f(element) for each trimmed, non-empty element of a comma-separated header list, in
+// order, without allocating (no quoted-string awareness; use the dedicated parsers for fields
+// that carry quoted strings).
+template <class F>
+void for_each_list_element(std::string_view value, F&& f) {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    const auto part = trim_ows(value.substr(0, comma));
+    if (!part.empty()) f(part);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// The elements of a comma-separated header list, as for_each_list_element visits them.
+std::vector<std::string_view> split_list(std::string_view value);
 
 }  // namespace ghala::http
