@@ -5,12 +5,6 @@
 
 namespace ghala::http {
 
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::vector<std::string_view> split_list(std::string_view value) {
   std::vector<std::string_view> out;
   for_each_list_element(value, [&](std::string_view part) { out.push_back(part); });
@@ -103,9 +97,9 @@ void HeaderMap::shrink_to_fit() {
   *this = std::move(compact);
 }
 
-void HeaderMap::set(std::string_view name, std::string_view value) {
+std::string_view HeaderMap::set(std::string_view name, std::string_view value) {
   remove(name);
-  add(name, value);
+  return add(name, value);
 }
 
 std::size_t HeaderMap::remove(std::string_view name) {

@@ -19,36 +19,40 @@ namespace ghala::http {
 
 namespace {
 
-constexpr std::array<std::string_view, 10> kHopByHop = {"Connection",
-                                                        "Keep-Alive",
-                                                        "Proxy-Connection",
-                                                        "Proxy-Authenticate",
-                                                        "Proxy-Authorization",
-                                                        "TE",
-                                                        "Trailer",
-                                                        "Transfer-Encoding",
-                                                        "Upgrade",
-                                                        "HTTP2-Settings"};
-
 // Fields a Connection option must not remove (see the header).
 bool protected_from_connection(std::string_view name) noexcept {
   return iequals(name, "Host") || iequals(name, "Content-Length");
 }
 
+// Every field of every message passes here twice: the length picks the one or two names to
+// compare with, and most lengths match none.
+constexpr bool hop_by_hop_name(std::string_view name) noexcept {
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "TE");
+    case 7:
+      return iequals(name, "Trailer") || iequals(name, "Upgrade");
+    case 10:
+      return iequals(name, "Connection") || iequals(name, "Keep-Alive");
+    case 14:
+      return iequals(name, "HTTP2-Settings");
+    case 16:
+      return iequals(name, "Proxy-Connection");
+    case 17:
+      return iequals(name, "Transfer-Encoding");
+    case 18:
+      return iequals(name, "Proxy-Authenticate");
+    case 19:
+      return iequals(name, "Proxy-Authorization");
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  // Every field of every message passes here twice; most names have a length no entry has.
-  constexpr auto kLengths = [] {
-    std::array<bool, 32> lengths{};
-    for (auto h : kHopByHop) lengths[h.size()] = true;
-    return lengths;
-  }();
-  if (name.size() >= kLengths.size() || !kLengths[name.size()]) return false;
-  for (auto h : kHopByHop) {
-    if (iequals(name, h)) return true;
-  }
-  return false;
+  return hop_by_hop_name(name);
 }
 
 void strip_hop_by_hop(HeaderMap& headers) {

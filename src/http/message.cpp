@@ -81,6 +81,28 @@ std::string_view RequestHead::host() const noexcept {
   return v.substr(0, v.find(':'));
 }
 
+void RequestHead::reset() noexcept {
+  method = Method::Get;
+  method_text.clear();
+  target.clear();
+  version_minor = 1;
+  headers.clear();
+  framing = BodyFraming::None;
+  content_length = 0;
+  keep_alive = true;
+  expect_continue = false;
+}
+
+void ResponseHead::reset() noexcept {
+  status = 200;
+  reason.clear();
+  version_minor = 1;
+  headers.clear();
+  framing = BodyFraming::None;
+  content_length = 0;
+  keep_alive = true;
+}
+
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
     case 100:

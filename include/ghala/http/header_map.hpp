@@ -46,12 +46,14 @@ class HeaderMap {
   ~HeaderMap() = default;
 
   // Copies name and value into the map.
-  void add(std::string_view name, std::string_view value) {
+  // Returns the stored copy of value.
+  std::string_view add(std::string_view name, std::string_view value) {
     const std::string_view n = keep(name);
     fields_.push_back(Header{n, keep(value)});
+    return fields_.back().value;
   }
-  // Replaces every field of that name with one field.
-  void set(std::string_view name, std::string_view value);
+  // Replaces every field of that name with one field; returns the stored copy of value.
+  std::string_view set(std::string_view name, std::string_view value);
   // Removes every field of that name; returns how many were removed.
   std::size_t remove(std::string_view name);
 
@@ -111,7 +113,12 @@ class HeaderMap {
   std::size_t room_ = 0;
 };
 
-std::string_view trim_ows(std::string_view s) noexcept;
+// Without leading and trailing spaces and tabs (RFC 9110 §5.6.3 OWS).
+constexpr std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
 
 // Calls f(element) for each trimmed, non-empty element of a comma-separated header list, in
 // order, without allocating (no quoted-string awareness; use the dedicated parsers for fields

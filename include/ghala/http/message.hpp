@@ -45,6 +45,9 @@ struct RequestHead {
   bool keep_alive = true;                  // after Connection and version rules
   bool expect_continue = false;            // Expect: 100-continue
   std::string_view host() const noexcept;  // Host header without port, lower-cased by the parser
+  // Back to a default-constructed head, keeping the memory of its strings and fields: a
+  // keep-alive connection parses one head after another into the same object.
+  void reset() noexcept;
 };
 
 struct ResponseHead {
@@ -55,6 +58,8 @@ struct ResponseHead {
   BodyFraming framing = BodyFraming::None;
   std::uint64_t content_length = 0;
   bool keep_alive = true;
+  // As RequestHead::reset().
+  void reset() noexcept;
 };
 
 std::string_view reason_phrase(int status) noexcept;
