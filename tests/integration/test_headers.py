@@ -47,6 +47,18 @@ class HeadersTest(GhalaTestCase):
         self.assertNotIn("x-resp-hop", (header(hs, "Connection") or "").lower())
         self.assertEqual(header(hs, "X-Resp-End"), "kept")
 
+    def test_empty_field_values_pass_both_ways(self):
+        # RFC 9110 §5.5: a field value may be empty. llhttp reports one as a zero-length span
+        # after the line break, which once looked like an obs-fold line and got a 400.
+        g, _ = self.proxy_with_origin()
+        e, _ = echo(g.port, headers={"X-Empty": "", "X-After": "1"})
+        self.assertEqual(origin_header(e, "X-Empty"), "")
+        self.assertEqual(origin_header(e, "X-After"), "1")
+        status, hs, body = self.get("/headers?set=X-Empty-Resp:&set=X-After:2")
+        self.assertEqual((status, body), (200, b"headers\n"))
+        self.assertEqual(header(hs, "X-Empty-Resp"), "")
+        self.assertEqual(header(hs, "X-After"), "2")
+
     def test_via_and_forwarded_headers_are_added(self):
         g, _ = self.proxy_with_origin()
         e, _ = echo(g.port, host="main.test")

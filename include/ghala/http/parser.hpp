@@ -3,11 +3,11 @@
 // request-smuggling defences layered on top:
 //  - llhttp rejects Content-Length with Transfer-Encoding, repeated or invalid Content-Length,
 //    a request Transfer-Encoding whose final coding is not chunked, and bare LF (RFC 9112 §6.1,
-//    §6.3, §2.2).
-//  - we add: whitespace or other non-token bytes in a field name (RFC 9112 §5.1: "No whitespace
-//    is allowed between the field name and colon"), obs-fold (§5.2, rejected), a version other
-//    than HTTP/1.x (505), Transfer-Encoding in an HTTP/1.0 request (§6.1), missing or repeated
-//    Host in HTTP/1.1 (§3.2), and the size limits (414, 431, 413).
+//    §6.3, §2.2), and non-token bytes in a field name except the space.
+//  - we add: a space in a field name or an empty name (RFC 9110 §5.1, RFC 9112 §5.1: "No
+//    whitespace is allowed between the field name and colon"), obs-fold (§5.2, rejected), a version
+//    other than HTTP/1.x (505), Transfer-Encoding in an HTTP/1.0 request (§6.1), missing or
+//    repeated Host in HTTP/1.1 (§3.2), and the size limits (414, 431, 413).
 // Every rejection names an HTTP status and closes the connection.
 //
 // The request parser pauses after each complete message so a connection handles pipelined
@@ -55,6 +55,48 @@ class MessageSink {
   virtual bool on_complete() = 0;
 };
 
+namespace detail {
+
+// One header field as llhttp hands it over, in spans. A name or value that arrives in one span
+// stays a view into the buffer being parsed until the field is stored, so it is copied once (into
+// the HeaderMap); one split over several spans (a read boundary, an obs-fold line) is gathered in
+// a string of its own.
+class FieldSpans {
+ public:
+  void add_name(const char* at, std::size_t len) {
+    if (name_.empty()) {
+      name_ = std::string_view(at, len);  // the usual case: the whole name in one span
+    } else {
+      gather(name_, own_name_, at, len);
+    }
+  }
+  void add_value(const char* at, std::size_t len) {
+    if (value_.empty()) {
+      value_ = std::string_view(at, len);
+    } else {
+      gather(value_, own_value_, at, len);
+    }
+  }
+  std::string_view name() const noexcept { return name_; }
+  std::string_view value() const noexcept { return value_; }
+  // The buffer being parsed is about to go away: copy what still points into it.
+  void detach();
+  void clear() noexcept {
+    name_ = {};
+    value_ = {};
+    // The own strings are only ever read through the views: no need to empty them.
+  }
+
+ private:
+  static void gather(std::string_view& view, std::string& own, const char* at, std::size_t len);
+  std::string_view name_;
+  std::string_view value_;
+  std::string own_name_;
+  std::string own_value_;
+};
+
+}  // namespace detail
+
 enum class FeedStatus : std::uint8_t {
   NeedMore,  // all bytes consumed
   Paused,    // a message completed; `consumed` bytes were used, the rest is for the next one
@@ -101,9 +143,7 @@ class RequestParser {
   MessageSink* sink_;
   RequestHead head_;
   ParseError error_;
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
+  detail::FieldSpans field_;
   bool in_message_ = false;
   bool head_done_ = false;
   std::uint32_t line_bytes_ = 0;
@@ -149,9 +189,7 @@ class ResponseParser {
   Method request_method_ = Method::Get;
   ResponseHead head_;
   ParseError error_;
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
+  detail::FieldSpans field_;
   bool in_message_ = false;
   bool head_done_ = false;
   std::uint32_t header_bytes_ = 0;
