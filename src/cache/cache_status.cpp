@@ -74,6 +74,11 @@ bool is_sf_token(std::string_view s) noexcept {
 
 std::string format_cache_status(const CacheStatus& s) {
   std::string out;
+  format_cache_status(s, out);
+  return out;
+}
+
+void format_cache_status(const CacheStatus& s, std::string& out) {
   append_token_or_string(out, s.cache.empty() ? std::string_view("ghala") : s.cache);
   if (s.hit) out.append("; hit");
   if (s.fwd != Forward::None) out.append("; fwd=").append(to_string(s.fwd));
@@ -95,7 +100,6 @@ std::string format_cache_status(const CacheStatus& s) {
     out.append("; detail=");
     append_token_or_string(out, *s.detail);
   }
-  return out;
 }
 
 std::string append_cache_status(std::string_view existing, const CacheStatus& status) {

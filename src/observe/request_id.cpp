@@ -68,22 +68,38 @@ class Xoshiro256 {
   std::array<std::uint64_t, 4> s_{};
 };
 
-void append_hex(std::uint64_t v, char* out) noexcept {
+// Two hex digits per byte value: one lookup per byte instead of one per digit.
+constexpr auto kHexPairs = [] {
   constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i) {
-    out[i] = kHex[v & 0xF];
-    v >>= 4;
+  std::array<char, 512> t{};
+  for (std::size_t b = 0; b < 256; ++b) {
+    t[2 * b] = kHex[b >> 4];
+    t[2 * b + 1] = kHex[b & 0xF];
+  }
+  return t;
+}();
+
+void append_hex(std::uint64_t v, char* out) noexcept {
+  for (int i = 7; i >= 0; --i) {
+    const std::size_t b = v & 0xFF;
+    out[2 * i] = kHexPairs[2 * b];
+    out[2 * i + 1] = kHexPairs[2 * b + 1];
+    v >>= 8;
   }
 }
 
 }  // namespace
 
-std::string generate_request_id() {
+void generate_request_id(char (&out)[kRequestIdLength]) noexcept {
   thread_local Xoshiro256 rng;
-  std::string id(32, '0');
-  append_hex(rng.next(), id.data());
-  append_hex(rng.next(), id.data() + 16);
-  return id;
+  append_hex(rng.next(), out);
+  append_hex(rng.next(), out + 16);
+}
+
+std::string generate_request_id() {
+  char id[kRequestIdLength];
+  generate_request_id(id);
+  return std::string(id, sizeof id);
 }
 
 }  // namespace ghala::observe

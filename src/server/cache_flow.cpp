@@ -23,6 +23,14 @@ namespace ghala::server {
 
 namespace {
 
+// Adds the Cache-Status field, formatted in a per-thread scratch string (every response has one).
+void add_cache_status(http::HeaderMap& headers, const cache::CacheStatus& status) {
+  thread_local std::string scratch;
+  scratch.clear();
+  cache::format_cache_status(status, scratch);
+  headers.add("Cache-Status", scratch);
+}
+
 constexpr std::size_t kChunkBytes = 64 * 1024;
 std::atomic<std::uint64_t> g_next_object_id{1};
 
@@ -439,13 +447,15 @@ void CacheFlow::hit_headers(const cache::StoredObject& obj, http::HeaderMap& out
   }
   out.add("Age", std::to_string(std::max<std::int64_t>(0, hit_age_)));
   out.add("Content-Length", std::to_string(obj.body_size));
-  out.add("Cache-Status", cache::format_cache_status(status_));
+  add_cache_status(out, status_);
 }
 
 void CacheFlow::append_hit_fields(const cache::StoredObject& obj, std::string& out) const {
   out.append("Age: ").append(std::to_string(std::max<std::int64_t>(0, hit_age_)));
   out.append("\r\nContent-Length: ").append(std::to_string(obj.body_size));
-  out.append("\r\nCache-Status: ").append(cache::format_cache_status(status_)).append("\r\n");
+  out.append("\r\nCache-Status: ");
+  cache::format_cache_status(status_, out);
+  out.append("\r\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +467,7 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
   if (auto v = head.headers.get("Content-Location")) content_location_ = *v;
   if (!enabled_) {
     if (status_.fwd == cache::Forward::Bypass) {
-      head.headers.add("Cache-Status", cache::format_cache_status(status_));
+      add_cache_status(head.headers, status_);
     }
     return HeadAction::Relay;
   }
@@ -469,7 +479,7 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
   if (stored_ && head.status == 304) return on_not_modified(snap, head);
   if (req.method != http::Method::Get) {  // HEAD misses are forwarded, not stored
     status_.detail = "method";
-    head.headers.add("Cache-Status", cache::format_cache_status(status_));
+    add_cache_status(head.headers, status_);
     return HeadAction::Relay;
   }
   const auto& cfg = *snap.config;
@@ -512,7 +522,7 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
     status_.stored = storing_;
   }
   publish_head(snap, head);
-  head.headers.add("Cache-Status", cache::format_cache_status(status_));
+  add_cache_status(head.headers, status_);
   return HeadAction::Relay;
 }
 
@@ -576,7 +586,7 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
     hit_age_ = cache::current_age(obj->timings, now);
   }
   if (!own_conditional_) {  // the client's conditional: the 304 is its answer
-    head.headers.add("Cache-Status", cache::format_cache_status(status_));
+    add_cache_status(head.headers, status_);
     return HeadAction::Relay;
   }
   leader_.release(head.status);

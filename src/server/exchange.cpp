@@ -9,6 +9,7 @@
 #include "ghala/admin/admin.hpp"
 #include "ghala/config/router.hpp"
 #include "ghala/core/log.hpp"
+#include "ghala/core/text_pool.hpp"
 #include "ghala/http/conditional.hpp"
 #include "ghala/http/date.hpp"
 #include "ghala/http/hop_by_hop.hpp"
@@ -227,8 +228,9 @@ void Exchange::start() {
   if (id && printable_id(*id)) {
     request_id_ = *id;
   } else {
-    request_id_ = observe::generate_request_id();
-    req_.headers.set("X-Request-Id", request_id_);
+    char generated[observe::kRequestIdLength];
+    observe::generate_request_id(generated);
+    request_id_ = req_.headers.set("X-Request-Id", std::string_view(generated, sizeof generated));
   }
   // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host.
   std::string_view t = req_.target;
@@ -621,6 +623,7 @@ void Exchange::send_hit_head(const cache::StoredObject& object, std::string_view
                              bool has_date, bool body_follows) {
   status_ = object.status;
   keep_alive_ = keep_alive_ && req_.keep_alive && !client_->worker().draining();
+  if (out_head_.empty()) out_head_ = text_pool::take();
   std::string& out = out_head_;
   const std::size_t before = out.size();
   out.reserve(out.size() + stored.size() + 256 + request_id_.size());
@@ -748,7 +751,7 @@ void Exchange::prepare_upstream_head() {
 
 void Exchange::send_upstream_head() {
   prepare_upstream_head();
-  std::string text;
+  std::string text = text_pool::take();
   http::serialize_request_head(req_, text);
   conn_->begin_request(req_.method);
   conn_->write(std::move(text));
@@ -756,11 +759,12 @@ void Exchange::send_upstream_head() {
     continue_sent_ = true;
     client_->write(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
   }
-  while (!pending_body_.empty() && conn_) {
-    BlockRef piece = std::move(pending_body_.front());
-    pending_body_.pop_front();
-    forward_body(std::move(piece));
+  std::size_t forwarded = 0;
+  while (forwarded < pending_body_.size() && conn_) {
+    forward_body(std::move(pending_body_[forwarded++]));
   }
+  pending_body_.erase(pending_body_.begin(),
+                      pending_body_.begin() + static_cast<std::ptrdiff_t>(forwarded));
   if (!conn_) return;
   // Reading may have been paused while the body waited for this connection; the client
   // connection only starts reading again if the request is not complete.
@@ -844,7 +848,7 @@ void Exchange::on_upstream_error(UpstreamErrorKind kind, bool received_bytes) {
   const std::string& name = pool_ ? pool_->server().host_name : std::string();
   const std::string where = name.empty() ? upstream_addr_ : name + " (" + upstream_addr_ + ")";
   log_warn("upstream " + where + ": " + error_ + " for " + req_.method_text + " " + target_ +
-           " (request " + request_id_ + ")");
+           " (request " + std::string(request_id_) + ")");
   const int status = status_for(kind);
   serve_stale_or(0, status, status == 504 ? "upstream timed out\n" : "upstream unavailable\n");
 }
@@ -897,6 +901,7 @@ void Exchange::send_response_head(http::ResponseHead& head, bool body_follows, b
   }
   // The head waits in out_head_ so that it leaves with the first body bytes in one write
   // (see send_to_client); it is flushed alone at the end of an upstream read at the latest.
+  if (out_head_.empty()) out_head_ = text_pool::take();
   const std::size_t before = out_head_.size();
   http::serialize_response_head(head, out_head_);
   head_bytes_ += out_head_.size() - before;
@@ -960,7 +965,8 @@ void Exchange::on_disk_body(cache::Chunk chunk, std::size_t offset, std::size_t 
 void Exchange::on_disk_body_error() {
   if (response_done_) return;
   log_warn("disk tier: body of " + target_ +
-           " unreadable mid-response, connection closed (request " + request_id_ + ")");
+           " unreadable mid-response, connection closed (request " + std::string(request_id_) +
+           ")");
   abort("disk_read_error");
 }
 

@@ -33,7 +33,6 @@
 //   Done     the connection reads the next (possibly pipelined) request or closes.
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,7 +143,9 @@ class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
   SnapshotPtr snap_;
   Phase phase_ = Phase::Route;
   std::uint64_t start_ns_;
-  std::string request_id_;
+  // A view into req_'s headers (the client's X-Request-Id, or the one generated into them), whose
+  // storage lives as long as this exchange's request.
+  std::string_view request_id_;
   std::string host_;  // Host as received (for X-Forwarded-Host and the log)
   std::string target_;
   std::string user_agent_;
@@ -174,8 +175,10 @@ class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
   bool conn_reused_ = false;
   bool upstream_head_ready_ = false;
   int attempts_ = 0;
-  std::deque<BlockRef> pending_body_;  // request body that arrived before the upstream was ready
-  bool body_started_ = false;          // some request body was sent upstream (no retry then)
+  // Request body that arrived before the upstream was ready (a vector: a default-constructed
+  // std::deque allocates, and most requests have no body).
+  std::vector<BlockRef> pending_body_;
+  bool body_started_ = false;  // some request body was sent upstream (no retry then)
   bool request_done_ = false;
   bool request_sent_ = false;
   bool continue_sent_ = false;

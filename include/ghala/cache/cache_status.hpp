@@ -38,6 +38,8 @@ struct CacheStatus {
 // The list member for `status`. Strings are escaped; bytes outside printable ASCII, which an
 // sf-string cannot carry, become '?'. Integers are clamped to the 15 digits RFC 8941 allows.
 std::string format_cache_status(const CacheStatus& status);
+// The same, appended to out (no string of its own: every response carries one).
+void format_cache_status(const CacheStatus& status, std::string& out);
 
 // RFC 9211 §2: a cache appends its member after those of the caches before it (upstream first).
 std::string append_cache_status(std::string_view existing, const CacheStatus& status);

@@ -3,6 +3,8 @@
 // line), a counted reference to body bytes in a pooled Block (no copy), and a static suffix (the
 // CRLF after a chunk). Header-only so that core needs no libuv.
 //
+// The text goes back to text_pool once written, for the next head.
+//
 // When nothing is queued on the stream, the pieces go out at once with uv_try_write (one writev,
 // no request object). Only what the socket does not take is queued with uv_write. Besides saving
 // an allocation, this avoids libuv 1.44's epoll_ctl(MOD) after every completed uv_write: with
@@ -16,6 +18,7 @@
 #include <utility>
 
 #include "ghala/core/buffer.hpp"
+#include "ghala/core/text_pool.hpp"
 
 namespace ghala {
 
@@ -73,7 +76,10 @@ inline WriteOutcome stream_write(uv_stream_t* stream, std::string text, BlockRef
     if (r < 0 && r != UV_EAGAIN) return WriteOutcome::Failed;
     if (r > 0) sent = static_cast<std::size_t>(r);
     *written_now = sent;
-    if (sent == total) return WriteOutcome::Written;
+    if (sent == total) {
+      text_pool::give_back(std::move(text));
+      return WriteOutcome::Written;
+    }
   }
   auto* w = new WriteReq;
   w->text = std::move(text);
@@ -90,6 +96,7 @@ inline WriteOutcome stream_write(uv_stream_t* stream, std::string text, BlockRef
   int rc = uv_write(&w->req, stream, bufs, n, [](uv_write_t* req, int status) {
     auto* wr = static_cast<WriteReq*>(req->data);
     if (wr->done) wr->done(wr->owner, status, wr->bytes);
+    text_pool::give_back(std::move(wr->text));
     delete wr;
   });
   if (rc != 0) {

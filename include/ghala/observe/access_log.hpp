@@ -90,6 +90,8 @@ class AccessLogWriter {
 
 // A new request id: 32 lowercase hex characters from a fast per-thread generator seeded from
 // the OS. Not cryptographic; unique enough for correlation.
+inline constexpr std::size_t kRequestIdLength = 32;
+void generate_request_id(char (&out)[kRequestIdLength]) noexcept;
 std::string generate_request_id();
 
 }  // namespace ghala::observe
