@@ -41,15 +41,16 @@ std::string url(std::size_t i) {
 std::shared_ptr<StoredObject> typical_object(std::size_t i, std::size_t body, int tags) {
   auto o = std::make_shared<StoredObject>();
   o->id = i;
-  o->headers.add("content-type", "image/jpeg");
-  o->headers.add("content-length", std::to_string(body));
-  o->headers.add("etag", "\"5f1c-" + std::to_string(i) + "\"");
-  o->headers.add("last-modified", "Tue, 15 Nov 2022 08:12:31 GMT");
-  o->headers.add("cache-control", "public, max-age=86400");
-  o->headers.add("date", "Sat, 21 Nov 2026 06:39:35 GMT");
-  o->headers.add("accept-ranges", "bytes");
-  o->headers.add("server", "origin");
-  o->headers.shrink_to_fit();  // as cache::headers_to_store leaves them
+  ghala::http::HeaderMap fields;  // as the response parser leaves them
+  fields.add("content-type", "image/jpeg");
+  fields.add("content-length", std::to_string(body));
+  fields.add("etag", "\"5f1c-" + std::to_string(i) + "\"");
+  fields.add("last-modified", "Tue, 15 Nov 2022 08:12:31 GMT");
+  fields.add("cache-control", "public, max-age=86400");
+  fields.add("date", "Sat, 21 Nov 2026 06:39:35 GMT");
+  fields.add("accept-ranges", "bytes");
+  fields.add("server", "origin");
+  o->headers = *ghala::http::FrozenHeaders::freeze(fields);  // as the cache stores them
   for (int t = 0; t < tags; ++t) o->tags.push_back("product-" + std::to_string(i % 1000 + t));
   o->chunks.push_back(std::make_shared<const std::string>(body, 'x'));
   o->body_size = body;

@@ -70,6 +70,14 @@ bool has_validators(const http::HeaderMap& h) {
   return v.etag || v.last_modified;
 }
 
+// The fields a stored object keeps (RFC 9111 §3.1), frozen. nullopt when FrozenHeaders cannot
+// hold them, which the response parser's limits rule out; the response is then not stored.
+std::optional<http::FrozenHeaders> freeze_stored(http::HeaderMap fields) {
+  fields.remove("Content-Length");  // set from body_size on delivery
+  fields.remove("X-Request-Id");    // belongs to the request that fetched it
+  return http::FrozenHeaders::freeze(fields);
+}
+
 cache::StoredValidators validators_of(const cache::StoredObject& obj) {
   return cache::stored_validators(obj.headers, obj.timings.response_time);
 }
@@ -495,12 +503,14 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
   } else if (head.framing == http::BodyFraming::ContentLength &&
              head.content_length > max_object_size_) {
     status_.detail = "too-large";
+  } else if (auto stored = freeze_stored(
+                 cache::headers_to_store(head.headers, decision.storability.omit_fields));
+             !stored) {
+    status_.detail = "too-large";
   } else {
     pending_ = std::make_shared<cache::StoredObject>();
     pending_->status = head.status;
-    pending_->headers = cache::headers_to_store(head.headers, decision.storability.omit_fields);
-    pending_->headers.remove("Content-Length");  // set from body_size on delivery
-    pending_->headers.remove("X-Request-Id");    // belongs to the request that fetched it
+    pending_->headers = std::move(*stored);
     pending_->timings = cache::stored_timings(head.headers, request_time_, now);
     pending_->vary_key = cache::vary_key(req.headers, cache::parse_vary(head.headers));
     pending_->tags = tags_of(head.headers);
@@ -559,12 +569,16 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
   const cache::StoredValidators mine[] = {validators_of(*stored_)};
   bool selected = !cache::select_for_update(mine, fresh).empty();
   if (!selected && own_conditional_ && !fresh.etag && !fresh.last_modified) selected = true;
+  std::optional<http::FrozenHeaders> updated;
   if (selected) {
     const auto eff = cache::effective_directives(head.headers, snap.config->cache.targeted_fields);
+    updated = freeze_stored(
+        cache::updated_headers(stored_->headers, head.headers, omitted_by(eff.directives)));
+    // Content-Length is update-exempt (§3.2), so freeze_stored removes nothing stored.
+  }
+  if (updated) {  // (a head too large to freeze updates nothing: served as a mismatch)
     auto obj = std::make_shared<cache::StoredObject>(*stored_);
-    obj->headers =
-        cache::updated_headers(stored_->headers, head.headers, omitted_by(eff.directives));
-    obj->headers.remove("X-Request-Id");
+    obj->headers = std::move(*updated);
     obj->timings = cache::stored_timings(head.headers, request_time_, now);
     obj->soft_purged_at = 0;  // validated: the origin vouches for it again
     revalidated_ = obj;

@@ -150,7 +150,6 @@ class MemoryTier {
 // allocator rounding, the index and the ghost entry each resident object may leave behind.
 inline constexpr std::uint64_t kMemoryObjectOverhead = 576;  // node, index, StoredObject, ghost,
                                                              // the header storage's allocations
-inline constexpr std::uint64_t kMemoryFieldOverhead = 32;    // one http::Header (two views)
 inline constexpr std::uint64_t kMemoryChunkOverhead = 80;    // one Chunk and its string
 inline constexpr std::uint64_t kMemoryTagOverhead = 96;      // one tag and its index entry
 

@@ -472,7 +472,9 @@ TEST_CASE("update_head rewrites metadata, keeps the body, and refuses a replaced
   auto stored = only(*tier, "k");
 
   StoredObject updated = *stored;
-  updated.headers.set("ETag", "\"new\"");
+  auto fields = updated.headers.to_map();
+  fields.set("ETag", "\"new\"");
+  updated.headers = *ghala::http::FrozenHeaders::freeze(fields);
   updated.timings.response_time = 5000;
   updated.tags = {"new"};
   auto u = tier->update_head("k", updated);

@@ -33,10 +33,11 @@ std::shared_ptr<StoredObject> make_obj(const ObjSpec& spec) {
   auto obj = std::make_shared<StoredObject>();
   obj->vary_key = spec.vary;
   obj->tags = spec.tags;
+  ghala::http::HeaderMap fields;
   for (std::size_t i = 0; i < spec.headers; ++i) {
-    obj->headers.add(numbered("x-h", static_cast<int>(i)), "value");
+    fields.add(numbered("x-h", static_cast<int>(i)), "value");
   }
-  obj->headers.shrink_to_fit();  // as the cache stores them (cache::headers_to_store)
+  obj->headers = *ghala::http::FrozenHeaders::freeze(fields);  // as the cache stores them
   if (spec.body > 0) obj->chunks.push_back(std::make_shared<const std::string>(spec.body, 'b'));
   obj->body_size = spec.body;
   return obj;
@@ -128,7 +129,7 @@ TEST_CASE("the charge counts headers, tags and chunks with the documented overhe
   auto with = make_obj(ObjSpec{"", 0, {"t1"}, 1});
   with->chunks = {std::make_shared<const std::string>(10, 'x')};
   with->body_size = 10;
-  const std::uint64_t field = kMemoryFieldOverhead + 4 + 5;  // "x-h0": "value"
+  const std::uint64_t field = 8 + 6 + 4 + 5;  // FrozenHeaders: prefix, index, "x-h0": "value"
   const std::uint64_t tag = kMemoryTagOverhead + 2 * 2;
   const std::uint64_t chunk = kMemoryChunkOverhead + 10;
   CHECK(memory_charge("/k", *with) == kMemoryObjectOverhead + 2 + field + tag + chunk);

@@ -50,7 +50,9 @@ std::string body_of(std::size_t n, char seed) {
 cache::StoredObject head_of(std::uint64_t length) {
   cache::StoredObject h;
   h.status = 200;
-  h.headers.add("Content-Type", "application/octet-stream");
+  http::HeaderMap fields;
+  fields.add("Content-Type", "application/octet-stream");
+  h.headers = *http::FrozenHeaders::freeze(fields);
   h.body_size = length;
   return h;
 }
