@@ -52,7 +52,7 @@ std::shared_ptr<StoredObject> typical_object(std::size_t i, std::size_t body, in
   fields.add("server", "origin");
   o->headers = *ghala::http::FrozenHeaders::freeze(fields);  // as the cache stores them
   for (int t = 0; t < tags; ++t) o->tags.push_back("product-" + std::to_string(i % 1000 + t));
-  o->chunks.push_back(std::make_shared<const std::string>(body, 'x'));
+  o->chunks.push_back(ghala::cache::Chunk::copy_of(std::string(body, 'x')));
   o->body_size = body;
   return o;
 }
@@ -143,8 +143,7 @@ struct Ratio {
 // charges each object its chunk's full size.
 Ratio run_trace(EvictionPolicy policy, double alpha, std::uint64_t budget,
                 const std::vector<std::size_t>& size_class,
-                const std::vector<std::shared_ptr<const std::string>>& bodies,
-                std::size_t requests) {
+                const std::vector<ghala::cache::Chunk>& bodies, std::size_t requests) {
   MemoryTier tier(
       {.max_bytes = budget, .max_object_bytes = budget, .shards = 16, .policy = policy});
   Zipf zipf(size_class.size(), alpha, 42);
@@ -153,16 +152,16 @@ Ratio run_trace(EvictionPolicy policy, double alpha, std::uint64_t budget,
   for (std::size_t r = 0; r < requests; ++r) {
     const std::size_t k = zipf.next();
     const auto& body = bodies[size_class[k]];
-    all_bytes += double(body->size());
+    all_bytes += double(body.size());
     const std::string key = url(k);
     if (!tier.lookup(key).empty()) {
       ++hits;
-      hit_bytes += double(body->size());
+      hit_bytes += double(body.size());
       continue;
     }
     auto o = std::make_shared<StoredObject>();
     o->chunks.push_back(body);
-    o->body_size = body->size();
+    o->body_size = body.size();
     tier.insert(key, std::move(o));
   }
   return {double(hits) / double(requests), hit_bytes / all_bytes};
@@ -170,17 +169,18 @@ Ratio run_trace(EvictionPolicy policy, double alpha, std::uint64_t budget,
 
 void zipf(std::size_t keys, std::size_t requests) {
   // 16 size classes, log-spaced from 256 B to 256 KiB; each key gets one at random.
-  std::vector<std::shared_ptr<const std::string>> bodies;
+  std::vector<ghala::cache::Chunk> bodies;
   for (int c = 0; c < 16; ++c) {
     const double size = 256.0 * std::pow(1024.0, c / 15.0);
-    bodies.push_back(std::make_shared<const std::string>(static_cast<std::size_t>(size), 'x'));
+    bodies.push_back(
+        ghala::cache::Chunk::copy_of(std::string(static_cast<std::size_t>(size), 'x')));
   }
   std::vector<std::size_t> size_class(keys);
   std::mt19937 rng(7);
   std::uint64_t total = 0;
   for (auto& s : size_class) {
     s = rng() % bodies.size();
-    total += ghala::cache::memory_charge(url(0), StoredObject{}) + bodies[s]->size() +
+    total += ghala::cache::memory_charge(url(0), StoredObject{}) + bodies[s].size() +
              ghala::cache::kMemoryChunkOverhead;
   }
   std::printf(

@@ -35,7 +35,7 @@ std::string dir_tag(std::size_t i) {
 }
 
 void fill(MemoryTier& tier, std::size_t n) {
-  auto body = std::make_shared<const std::string>(512, 'x');
+  auto body = ghala::cache::Chunk::copy_of(std::string(512, 'x'));
   ghala::http::HeaderMap fields;
   fields.add("Content-Type", "text/html");
   fields.add("Cache-Control", "max-age=600");
@@ -44,7 +44,7 @@ void fill(MemoryTier& tier, std::size_t n) {
     auto o = std::make_shared<StoredObject>();
     o->headers = headers;
     o->tags = {dir_tag(i)};
-    o->body_size = body->size();
+    o->body_size = body.size();
     o->chunks.push_back(body);
     tier.insert(key(i), std::move(o));
   }

@@ -26,7 +26,7 @@ bool body_in_memory(const StoredObject& obj) noexcept {
   std::uint64_t total = 0;
   for (const Chunk& c : obj.chunks) {
     if (c == nullptr) return false;
-    total += c->size();
+    total += c.size();
   }
   return total == obj.body_size;
 }
@@ -45,7 +45,7 @@ std::uint64_t memory_charge(std::string_view primary_key, const StoredObject& ob
   // A tag's text lives in the object and, once per shard, as a tag index key: charge it twice.
   for (const std::string& t : obj.tags) c += kMemoryTagOverhead + 2 * string_bytes(t);
   for (const Chunk& ch : obj.chunks) {
-    c += kMemoryChunkOverhead + (ch != nullptr ? string_bytes(*ch) : 0);
+    c += kMemoryChunkOverhead + ch.allocated_bytes();
   }
   return c;
 }

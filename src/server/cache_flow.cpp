@@ -100,18 +100,18 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces, std::uint64_t 
   std::vector<cache::Chunk> out;
   std::string chunk;
   for (const auto& p : pieces) {
-    std::string_view v = *p;
+    std::string_view v = p.view();
     while (!v.empty()) {
       const auto n = std::min(v.size(), kChunkBytes - chunk.size());
       chunk.append(v.substr(0, n));
       v.remove_prefix(n);
       if (chunk.size() == kChunkBytes) {
-        out.push_back(std::make_shared<const std::string>(std::move(chunk)));
-        chunk = std::string();
+        out.push_back(cache::Chunk::copy_of(chunk));
+        chunk.clear();
       }
     }
   }
-  if (!chunk.empty()) out.push_back(std::make_shared<const std::string>(std::move(chunk)));
+  if (!chunk.empty()) out.push_back(cache::Chunk::copy_of(chunk));
   return out;
 }
 
@@ -621,15 +621,15 @@ cache::Chunk CacheFlow::on_body(std::string_view data) {
     return nullptr;
   }
   if (auto* fetch = leader_.get()) {  // read-while-writer: each piece as it came
-    auto piece = std::make_shared<const std::string>(data);
+    auto piece = cache::Chunk::copy_of(data);
     pending_->chunks.push_back(piece);
     fetch->publish_piece(piece);
     return piece;
   }
   chunk_.append(data);
   if (chunk_.size() >= kChunkBytes) {
-    pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
-    chunk_ = std::string();
+    pending_->chunks.push_back(cache::Chunk::copy_of(chunk_));
+    chunk_.clear();  // its buffer is reused for the next chunk
   }
   return nullptr;
 }
@@ -662,7 +662,7 @@ void CacheFlow::start_disk_stream_from_memory() {
     abandon();
     return;
   }
-  for (const auto& c : pending_->chunks) disk_write_->append(*c);
+  for (const auto& c : pending_->chunks) disk_write_->append(c.view());
   disk_write_->append(chunk_);
   pending_->chunks.clear();
   pending_->chunks.shrink_to_fit();
@@ -686,7 +686,7 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
     disk_write_.reset();
   } else if (storing_ && pending_) {
     if (!chunk_.empty()) {
-      pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
+      pending_->chunks.push_back(cache::Chunk::copy_of(chunk_));
       chunk_ = std::string();
     }
     pending_->chunks = recut(std::move(pending_->chunks), pending_->body_size);

@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "ghala/cache/age.hpp"
+#include "ghala/core/shared_bytes.hpp"
 #include "ghala/http/frozen_headers.hpp"
 
 namespace ghala::cache {
 
 // One piece of a body. Chunks are shared, never copied, between tiers and connections.
-using Chunk = std::shared_ptr<const std::string>;
+using Chunk = SharedBytes;
 
 struct StoredObject {
   std::uint64_t id = 0;  // unique per stored object in this cache (names disk chunks)

@@ -46,15 +46,14 @@ inline StoredObject make_object(std::uint64_t seed, std::size_t size, std::size_
   o.timings = StoredTimings{1000, 1001, 999, 5};
   o.body_size = size;
   for (std::size_t at = 0; at < size; at += piece) {
-    o.chunks.push_back(
-        std::make_shared<const std::string>(make_body(seed, at, std::min(piece, size - at))));
+    o.chunks.push_back(Chunk::copy_of(make_body(seed, at, std::min(piece, size - at))));
   }
   return o;
 }
 
 inline std::string join(const std::vector<Chunk>& chunks) {
   std::string s;
-  for (const auto& c : chunks) s += *c;
+  for (const auto& c : chunks) s += c.view();
   return s;
 }
 

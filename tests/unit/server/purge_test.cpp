@@ -37,7 +37,7 @@ cache::StoredObject object(std::string vary_key, std::vector<std::string> tags) 
   o.vary_key = std::move(vary_key);
   o.tags = std::move(tags);
   o.body_size = 4;
-  o.chunks.push_back(std::make_shared<const std::string>("body"));
+  o.chunks.push_back(cache::Chunk::copy_of("body"));
   return o;
 }
 
