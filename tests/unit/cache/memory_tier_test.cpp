@@ -6,11 +6,15 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include "cache/memory_shard.hpp"
 
 namespace ghala::cache {
 namespace {
@@ -477,3 +481,46 @@ TEST_CASE("lookups from several threads share a shard while another thread inser
 
 }  // namespace
 }  // namespace ghala::cache
+
+TEST_CASE("the ghost set remembers the last `limit` additions, as a reference model does") {
+  // Reference: the former std::unordered_map + deque of (id, seq) implementation.
+  struct Model {
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> fifo;
+    std::unordered_map<std::uint64_t, std::uint64_t> seq_of;
+    std::uint64_t next = 0;
+    void add(std::uint64_t id, std::size_t limit) {
+      seq_of[id] = next;
+      fifo.emplace_back(id, next++);
+      while (fifo.size() > limit) {
+        auto [old, s] = fifo.front();
+        fifo.pop_front();
+        auto it = seq_of.find(old);
+        if (it != seq_of.end() && it->second == s) seq_of.erase(it);
+      }
+    }
+    bool take(std::uint64_t id) { return seq_of.erase(id) > 0; }
+  };
+  ghala::cache::MemoryGhostSet ghost;
+  Model model;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 200'000; ++i) {
+    // Few distinct ids (re-adds and takes of present ids are common), some colliding in the
+    // table's low slots, and 0; the limit moves as a shard's object count does.
+    // (never 1: the set stores an id of 0 as 1, and the model would tell them apart)
+    std::uint64_t id = rng() % 3000;
+    if (id == 1) id = 0;
+    if (i % 7 == 0) id <<= 58;
+    const std::size_t limit = 64 + (i / 1000) % 2000;
+    if (rng() % 3 == 0) {
+      REQUIRE(ghost.take(id) == model.take(id));
+    } else {
+      ghost.add(id, limit);
+      model.add(id, limit);
+    }
+    REQUIRE(ghost.size() == model.seq_of.size());
+  }
+  for (std::uint64_t id = 0; id < 3000; ++id) {
+    if (id != 1) CHECK(ghost.take(id) == model.take(id));
+  }
+  CHECK(ghost.size() == model.seq_of.size());
+}
