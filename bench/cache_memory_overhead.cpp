@@ -85,15 +85,15 @@ void overhead(std::size_t n, std::size_t body, int tags) {
   const double key_len = double(url(0).size());
   std::printf("objects %zu, body %zu B, %d tags, key %.0f B, %zu header fields (%.0f B raw)\n", n,
               body, tags, key_len, objects[0]->headers.size(), raw_headers);
-  std::printf("  StoredObject as built (struct, control block, HeaderMap, tags, chunk): %.1f B\n",
-              object_heap);
+  std::printf(
+      "  StoredObject as built (struct, control block, header block, tags, chunk): %.1f B\n",
+      object_heap);
   std::printf("  tier structures (node, index entry, key copy, tag index, tables): %.1f B\n",
               tier_per);
   const double beyond = object_heap + tier_per - double(body) - raw_headers;
   std::printf("  total heap beyond raw header and body bytes: %.1f B\n", beyond);
-  std::printf("  of which the key's own bytes: %.0f B; the HeaderMap's %zu Header structs: %zu B\n",
-              key_len, objects[0]->headers.size(),
-              objects[0]->headers.size() * sizeof(ghala::http::Header));
+  std::printf("  of which the key's own bytes: %.0f B; the header block (index and text): %zu B\n",
+              key_len, objects[0]->headers.storage_bytes());
   std::printf("  charged per object (memory_charge): %.1f B, real heap per object: %.1f B\n",
               charge, object_heap + tier_per);
   objects.clear();
