@@ -41,17 +41,18 @@ std::string url(std::size_t i) {
 std::shared_ptr<StoredObject> typical_object(std::size_t i, std::size_t body, int tags) {
   auto o = std::make_shared<StoredObject>();
   o->id = i;
-  o->headers.add("content-type", "image/jpeg");
-  o->headers.add("content-length", std::to_string(body));
-  o->headers.add("etag", "\"5f1c-" + std::to_string(i) + "\"");
-  o->headers.add("last-modified", "Tue, 15 Nov 2022 08:12:31 GMT");
-  o->headers.add("cache-control", "public, max-age=86400");
-  o->headers.add("date", "Sat, 21 Nov 2026 06:39:35 GMT");
-  o->headers.add("accept-ranges", "bytes");
-  o->headers.add("server", "origin");
-  o->headers.shrink_to_fit();  // as cache::headers_to_store leaves them
+  ghala::http::HeaderMap fields;  // as the response parser leaves them
+  fields.add("content-type", "image/jpeg");
+  fields.add("content-length", std::to_string(body));
+  fields.add("etag", "\"5f1c-" + std::to_string(i) + "\"");
+  fields.add("last-modified", "Tue, 15 Nov 2022 08:12:31 GMT");
+  fields.add("cache-control", "public, max-age=86400");
+  fields.add("date", "Sat, 21 Nov 2026 06:39:35 GMT");
+  fields.add("accept-ranges", "bytes");
+  fields.add("server", "origin");
+  o->headers = *ghala::http::FrozenHeaders::freeze(fields);  // as the cache stores them
   for (int t = 0; t < tags; ++t) o->tags.push_back("product-" + std::to_string(i % 1000 + t));
-  o->chunks.push_back(std::make_shared<const std::string>(body, 'x'));
+  o->chunks.push_back(ghala::cache::Chunk::copy_of(std::string(body, 'x')));
   o->body_size = body;
   return o;
 }
@@ -84,15 +85,15 @@ void overhead(std::size_t n, std::size_t body, int tags) {
   const double key_len = double(url(0).size());
   std::printf("objects %zu, body %zu B, %d tags, key %.0f B, %zu header fields (%.0f B raw)\n", n,
               body, tags, key_len, objects[0]->headers.size(), raw_headers);
-  std::printf("  StoredObject as built (struct, control block, HeaderMap, tags, chunk): %.1f B\n",
-              object_heap);
+  std::printf(
+      "  StoredObject as built (struct, control block, header block, tags, chunk): %.1f B\n",
+      object_heap);
   std::printf("  tier structures (node, index entry, key copy, tag index, tables): %.1f B\n",
               tier_per);
   const double beyond = object_heap + tier_per - double(body) - raw_headers;
   std::printf("  total heap beyond raw header and body bytes: %.1f B\n", beyond);
-  std::printf("  of which the key's own bytes: %.0f B; the HeaderMap's %zu Header structs: %zu B\n",
-              key_len, objects[0]->headers.size(),
-              objects[0]->headers.size() * sizeof(ghala::http::Header));
+  std::printf("  of which the key's own bytes: %.0f B; the header block (index and text): %zu B\n",
+              key_len, objects[0]->headers.storage_bytes());
   std::printf("  charged per object (memory_charge): %.1f B, real heap per object: %.1f B\n",
               charge, object_heap + tier_per);
   objects.clear();
@@ -142,8 +143,7 @@ struct Ratio {
 // charges each object its chunk's full size.
 Ratio run_trace(EvictionPolicy policy, double alpha, std::uint64_t budget,
                 const std::vector<std::size_t>& size_class,
-                const std::vector<std::shared_ptr<const std::string>>& bodies,
-                std::size_t requests) {
+                const std::vector<ghala::cache::Chunk>& bodies, std::size_t requests) {
   MemoryTier tier(
       {.max_bytes = budget, .max_object_bytes = budget, .shards = 16, .policy = policy});
   Zipf zipf(size_class.size(), alpha, 42);
@@ -152,16 +152,16 @@ Ratio run_trace(EvictionPolicy policy, double alpha, std::uint64_t budget,
   for (std::size_t r = 0; r < requests; ++r) {
     const std::size_t k = zipf.next();
     const auto& body = bodies[size_class[k]];
-    all_bytes += double(body->size());
+    all_bytes += double(body.size());
     const std::string key = url(k);
     if (!tier.lookup(key).empty()) {
       ++hits;
-      hit_bytes += double(body->size());
+      hit_bytes += double(body.size());
       continue;
     }
     auto o = std::make_shared<StoredObject>();
     o->chunks.push_back(body);
-    o->body_size = body->size();
+    o->body_size = body.size();
     tier.insert(key, std::move(o));
   }
   return {double(hits) / double(requests), hit_bytes / all_bytes};
@@ -169,17 +169,18 @@ Ratio run_trace(EvictionPolicy policy, double alpha, std::uint64_t budget,
 
 void zipf(std::size_t keys, std::size_t requests) {
   // 16 size classes, log-spaced from 256 B to 256 KiB; each key gets one at random.
-  std::vector<std::shared_ptr<const std::string>> bodies;
+  std::vector<ghala::cache::Chunk> bodies;
   for (int c = 0; c < 16; ++c) {
     const double size = 256.0 * std::pow(1024.0, c / 15.0);
-    bodies.push_back(std::make_shared<const std::string>(static_cast<std::size_t>(size), 'x'));
+    bodies.push_back(
+        ghala::cache::Chunk::copy_of(std::string(static_cast<std::size_t>(size), 'x')));
   }
   std::vector<std::size_t> size_class(keys);
   std::mt19937 rng(7);
   std::uint64_t total = 0;
   for (auto& s : size_class) {
     s = rng() % bodies.size();
-    total += ghala::cache::memory_charge(url(0), StoredObject{}) + bodies[s]->size() +
+    total += ghala::cache::memory_charge(url(0), StoredObject{}) + bodies[s].size() +
              ghala::cache::kMemoryChunkOverhead;
   }
   std::printf(

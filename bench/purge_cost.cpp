@@ -35,13 +35,16 @@ std::string dir_tag(std::size_t i) {
 }
 
 void fill(MemoryTier& tier, std::size_t n) {
-  auto body = std::make_shared<const std::string>(512, 'x');
+  auto body = ghala::cache::Chunk::copy_of(std::string(512, 'x'));
+  ghala::http::HeaderMap fields;
+  fields.add("Content-Type", "text/html");
+  fields.add("Cache-Control", "max-age=600");
+  const auto headers = *ghala::http::FrozenHeaders::freeze(fields);
   for (std::size_t i = 0; i < n; ++i) {
     auto o = std::make_shared<StoredObject>();
-    o->headers.add("Content-Type", "text/html");
-    o->headers.add("Cache-Control", "max-age=600");
+    o->headers = headers;
     o->tags = {dir_tag(i)};
-    o->body_size = body->size();
+    o->body_size = body.size();
     o->chunks.push_back(body);
     tier.insert(key(i), std::move(o));
   }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "ghala/http/frozen_headers.hpp"
 #include "ghala/http/parser.hpp"
 
 namespace ghala::cache {
@@ -240,10 +241,13 @@ RequestDirectives parse_request_directives(std::string_view value) {
   return r;
 }
 
-ResponseDirectives response_directives(const http::HeaderMap& headers) {
+template <http::ReadableHeaders H>
+ResponseDirectives response_directives(const H& headers) {
   auto value = headers.get_combined("Cache-Control");
   return value ? parse_response_directives(*value) : ResponseDirectives{};
 }
+template ResponseDirectives response_directives(const http::HeaderMap&);
+template ResponseDirectives response_directives(const http::FrozenHeaders&);
 
 RequestDirectives request_directives(const http::HeaderMap& headers) {
   auto value = headers.get_combined("Cache-Control");

@@ -217,12 +217,17 @@ Result<MetaRecord> decode_meta(std::string_view key, std::string_view value) {
 
   std::uint64_t n = in.le(4);
   if (n > in.remaining() / kMinHeaderBytes) in.fail();
+  http::HeaderMap fields;
   for (std::uint64_t i = 0; in.ok() && i < n; ++i) {
     std::string_view name = in.bytes();
     std::string_view val = in.bytes();
-    if (in.ok()) o.headers.add(name, val);
+    if (in.ok()) fields.add(name, val);
   }
-  o.headers.shrink_to_fit();  // the object may be kept in the memory tier
+  if (auto frozen = http::FrozenHeaders::freeze(fields)) {
+    o.headers = std::move(*frozen);
+  } else {
+    in.fail();  // beyond what any stored head can be
+  }
   n = in.le(4);
   if (n > in.remaining() / kMinTagBytes) in.fail();
   for (std::uint64_t i = 0; in.ok() && i < n; ++i) {

@@ -355,7 +355,7 @@ Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObj
     return t.corrupt_error(payload.error().message);
   }
   if (index == 0) t.mark_referenced(object.id);
-  return std::make_shared<const std::string>(payload.value());
+  return Chunk::copy_of(payload.value());
 }
 
 Result<std::vector<Chunk>> DiskTier::read_body(std::string_view primary_key,

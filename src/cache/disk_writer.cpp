@@ -207,7 +207,7 @@ Result<ObjectPtr> DiskTier::insert(std::string_view primary_key, const StoredObj
   std::uint64_t size = 0;
   for (const auto& c : object.chunks) {
     if (!c) return invalid("null chunk");
-    size += c->size();
+    size += c.size();
   }
   if (object.body_size != 0 && object.body_size != size) {
     return invalid("body_size disagrees with the chunks");
@@ -223,7 +223,7 @@ Result<ObjectPtr> DiskTier::insert(std::string_view primary_key, const StoredObj
   auto w = begin(primary_key, head);
   if (!w.ok()) return w.error();
   for (const auto& c : object.chunks) {
-    if (auto ok = w.value()->append(*c); !ok) return ok.error();
+    if (auto ok = w.value()->append(c.view()); !ok) return ok.error();
   }
   return w.value()->commit();
 }

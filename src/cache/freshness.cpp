@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "ghala/http/date.hpp"
+#include "ghala/http/frozen_headers.hpp"
 
 namespace ghala::cache {
 
@@ -11,9 +12,10 @@ namespace {
 
 // A singleton field that may have been sent more than once: the value when all lines agree,
 // an empty (hence invalid) value when they do not.
-std::optional<std::string_view> singleton(const http::HeaderMap& h, std::string_view name) {
+template <http::ReadableHeaders H>
+std::optional<std::string_view> singleton(const H& h, std::string_view name) {
   std::optional<std::string_view> out;
-  for (const auto& f : h) {
+  for (const http::Header f : h) {
     if (!http::iequals(f.name, name)) continue;
     if (out && http::trim_ows(*out) != http::trim_ows(f.value)) return std::string_view();
     if (!out) out = f.value;
@@ -84,8 +86,9 @@ Freshness freshness_lifetime(const ResponseDirectives& cc, const FreshnessFacts&
   return heuristic(cc, facts, policy);
 }
 
-FreshnessFacts freshness_facts(const http::HeaderMap& response, int status,
-                               std::int64_t response_time, bool use_expires) {
+template <http::ReadableHeaders H>
+FreshnessFacts freshness_facts(const H& response, int status, std::int64_t response_time,
+                               bool use_expires) {
   FreshnessFacts f;
   f.status = status;
   f.use_expires = use_expires;
@@ -100,5 +103,8 @@ FreshnessFacts freshness_facts(const http::HeaderMap& response, int status,
   }
   return f;
 }
+
+template FreshnessFacts freshness_facts(const http::HeaderMap&, int, std::int64_t, bool);
+template FreshnessFacts freshness_facts(const http::FrozenHeaders&, int, std::int64_t, bool);
 
 }  // namespace ghala::cache

@@ -1,6 +1,7 @@
 #include "cache/memory_shard.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <mutex>
 
@@ -49,19 +50,72 @@ void MemoryNodeList::set_charge(MemoryNode* n, std::uint64_t charge) noexcept {
 // ---- MemoryGhostSet ----
 
 void MemoryGhostSet::add(std::uint64_t id, std::size_t limit) {
-  const std::uint64_t seq = next_seq_++;
-  seq_of_[id] = seq;
-  fifo_.emplace_back(id, seq);
+  if (id == 0) id = 1;
+  const std::uint32_t seq = next_seq_++;
+  std::size_t i = find(id);
+  if (i == kNone) {
+    if ((live_ + 1) * 4 > ids_.size() * 3) grow();
+    for (i = home(id); ids_[i] != 0; i = (i + 1) & (ids_.size() - 1)) {
+    }
+    ids_[i] = id;
+    ++live_;
+  }
+  seqs_[i] = seq;
+  fifo_.push_back(id);
   while (fifo_.size() > limit) {
-    const auto [old_id, old_seq] = fifo_.front();
+    const std::uint64_t old_id = fifo_.front();
+    const auto old_seq = static_cast<std::uint32_t>(next_seq_ - fifo_.size());
     fifo_.pop_front();
-    auto it = seq_of_.find(old_id);
-    if (it != seq_of_.end() && it->second == old_seq) seq_of_.erase(it);
+    const std::size_t at = find(old_id);
+    if (at != kNone && seqs_[at] == old_seq) erase_at(at);
   }
 }
 
 bool MemoryGhostSet::take(std::uint64_t id) {
-  return seq_of_.erase(id) > 0;
+  const std::size_t at = find(id == 0 ? 1 : id);
+  if (at == kNone) return false;
+  erase_at(at);
+  return true;
+}
+
+std::size_t MemoryGhostSet::find(std::uint64_t id) const noexcept {
+  if (ids_.empty()) return kNone;
+  const std::size_t mask = ids_.size() - 1;
+  for (std::size_t i = home(id); ids_[i] != 0; i = (i + 1) & mask) {
+    if (ids_[i] == id) return i;
+  }
+  return kNone;
+}
+
+// Backward-shift deletion: later entries of the probe run move into the hole when their home
+// slot does not lie between the hole and them, so lookups never need tombstones.
+void MemoryGhostSet::erase_at(std::size_t i) noexcept {
+  const std::size_t mask = ids_.size() - 1;
+  for (std::size_t j = (i + 1) & mask; ids_[j] != 0; j = (j + 1) & mask) {
+    if (((j - home(ids_[j])) & mask) >= ((j - i) & mask)) {
+      ids_[i] = ids_[j];
+      seqs_[i] = seqs_[j];
+      i = j;
+    }
+  }
+  ids_[i] = 0;
+  --live_;
+}
+
+void MemoryGhostSet::grow() {
+  std::vector<std::uint64_t> old_ids = std::move(ids_);
+  std::vector<std::uint32_t> old_seqs = std::move(seqs_);
+  const std::size_t size = old_ids.empty() ? 64 : 2 * old_ids.size();
+  ids_.assign(size, 0);
+  seqs_.assign(size, 0);
+  shift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
+  for (std::size_t k = 0; k < old_ids.size(); ++k) {
+    if (old_ids[k] == 0) continue;
+    std::size_t i = home(old_ids[k]);
+    while (ids_[i] != 0) i = (i + 1) & (size - 1);
+    ids_[i] = old_ids[k];
+    seqs_[i] = old_seqs[k];
+  }
 }
 
 // ---- MemoryShard ----

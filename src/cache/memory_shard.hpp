@@ -84,16 +84,33 @@ class MemoryNodeList {
 // Identities (64-bit hashes of key and vary key) of objects recently evicted from S, in FIFO
 // order. A re-added or taken identity leaves a stale FIFO entry behind, recognised by its
 // sequence number; the FIFO is bounded too, so stale entries cannot accumulate.
+//
+// Compact, because a full ghost holds as many entries as the shard holds objects: the FIFO
+// holds only ids (an entry's sequence number is implied by its position), and the set is an
+// open-addressing table (linear probing, at most 3/4 full, backward-shift deletion) of ids and
+// 32-bit sequence numbers, about 20-40 bytes per entry where std::unordered_map and a deque of
+// pairs took about 60. 32 bits cannot wrap within the FIFO's length.
 class MemoryGhostSet {
  public:
   void add(std::uint64_t id, std::size_t limit);
   bool take(std::uint64_t id);  // true (and forgets it) if present
-  std::size_t size() const noexcept { return seq_of_.size(); }
+  std::size_t size() const noexcept { return live_; }
 
  private:
-  std::deque<std::pair<std::uint64_t, std::uint64_t>> fifo_;  // (id, seq)
-  std::unordered_map<std::uint64_t, std::uint64_t> seq_of_;
-  std::uint64_t next_seq_ = 0;
+  static constexpr std::size_t kNone = ~std::size_t{0};
+  std::size_t home(std::uint64_t id) const noexcept {
+    return static_cast<std::size_t>((id * 0x9E3779B97F4A7C15ULL) >> shift_);
+  }
+  std::size_t find(std::uint64_t id) const noexcept;
+  void erase_at(std::size_t i) noexcept;
+  void grow();
+
+  std::deque<std::uint64_t> fifo_;  // ids, oldest first; the front's seq is next_seq_ - size
+  std::vector<std::uint64_t> ids_;  // table slots; 0 = empty (an id of 0 is stored as 1)
+  std::vector<std::uint32_t> seqs_;
+  std::size_t live_ = 0;
+  unsigned shift_ = 64;  // 64 - log2(table size)
+  std::uint32_t next_seq_ = 0;
 };
 
 class MemoryShard {

@@ -26,7 +26,7 @@ bool body_in_memory(const StoredObject& obj) noexcept {
   std::uint64_t total = 0;
   for (const Chunk& c : obj.chunks) {
     if (c == nullptr) return false;
-    total += c->size();
+    total += c.size();
   }
   return total == obj.body_size;
 }
@@ -41,11 +41,11 @@ std::uint32_t shard_count_for(const MemoryTier::Options& o) noexcept {
 
 std::uint64_t memory_charge(std::string_view primary_key, const StoredObject& obj) noexcept {
   std::uint64_t c = kMemoryObjectOverhead + primary_key.size() + string_bytes(obj.vary_key);
-  c += kMemoryFieldOverhead * obj.headers.size() + obj.headers.storage_bytes();
+  c += obj.headers.storage_bytes();  // fields, their index and text, in one block
   // A tag's text lives in the object and, once per shard, as a tag index key: charge it twice.
   for (const std::string& t : obj.tags) c += kMemoryTagOverhead + 2 * string_bytes(t);
   for (const Chunk& ch : obj.chunks) {
-    c += kMemoryChunkOverhead + (ch != nullptr ? string_bytes(*ch) : 0);
+    c += kMemoryChunkOverhead + ch.allocated_bytes();
   }
   return c;
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "ghala/http/frozen_headers.hpp"
 #include "ghala/http/hop_by_hop.hpp"
 
 namespace ghala::cache {
@@ -49,11 +50,11 @@ http::HeaderMap headers_to_store(const http::HeaderMap& response,
   for (const auto& f : response) {
     if (!excluded(f.name, connection, omit)) out.add(f.name, f.value);
   }
-  out.shrink_to_fit();
   return out;
 }
 
-http::HeaderMap updated_headers(const http::HeaderMap& stored, const http::HeaderMap& update,
+template <http::ReadableHeaders H>
+http::HeaderMap updated_headers(const H& stored, const http::HeaderMap& update,
                                 std::span<const std::string> omit) {
   auto connection = connection_options(update);
   auto replaces = [&](std::string_view name) {
@@ -67,8 +68,12 @@ http::HeaderMap updated_headers(const http::HeaderMap& stored, const http::Heade
   for (const auto& f : update) {
     if (replaces(f.name)) out.add(f.name, f.value);
   }
-  out.shrink_to_fit();
   return out;
 }
+
+template http::HeaderMap updated_headers(const http::HeaderMap&, const http::HeaderMap&,
+                                         std::span<const std::string>);
+template http::HeaderMap updated_headers(const http::FrozenHeaders&, const http::HeaderMap&,
+                                         std::span<const std::string>);
 
 }  // namespace ghala::cache

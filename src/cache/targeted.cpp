@@ -6,6 +6,7 @@
 // RFC 8941 §4.2 tells recipients to ignore a field that does not parse exactly.
 #include "ghala/cache/targeted.hpp"
 
+#include "ghala/http/frozen_headers.hpp"
 #include "ghala/http/parser.hpp"
 
 namespace ghala::cache {
@@ -274,7 +275,8 @@ std::optional<ResponseDirectives> parse_targeted_field(std::string_view value) {
   return r;
 }
 
-EffectiveDirectives effective_directives(const http::HeaderMap& response,
+template <http::ReadableHeaders H>
+EffectiveDirectives effective_directives(const H& response,
                                          std::span<const std::string> targeted_names) {
   for (const auto& name : targeted_names) {
     auto value = response.get_combined(name);
@@ -285,5 +287,10 @@ EffectiveDirectives effective_directives(const http::HeaderMap& response,
   }
   return EffectiveDirectives{response_directives(response), "Cache-Control", true};
 }
+
+template EffectiveDirectives effective_directives(const http::HeaderMap&,
+                                                  std::span<const std::string>);
+template EffectiveDirectives effective_directives(const http::FrozenHeaders&,
+                                                  std::span<const std::string>);
 
 }  // namespace ghala::cache

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "ghala/http/date.hpp"
+#include "ghala/http/frozen_headers.hpp"
 
 namespace ghala::cache {
 
@@ -49,13 +50,16 @@ std::vector<std::size_t> select_most_recent_weak(std::span<const StoredValidator
 
 }  // namespace
 
-StoredValidators stored_validators(const http::HeaderMap& headers, std::int64_t response_time) {
+template <http::ReadableHeaders H>
+StoredValidators stored_validators(const H& headers, std::int64_t response_time) {
   StoredValidators v;
   v.response_time = response_time;
   if (auto etag = headers.get("ETag")) v.etag = http::parse_entity_tag(*etag);
   if (auto lm = headers.get("Last-Modified")) v.last_modified = std::string(http::trim_ows(*lm));
   return v;
 }
+template StoredValidators stored_validators(const http::HeaderMap&, std::int64_t);
+template StoredValidators stored_validators(const http::FrozenHeaders&, std::int64_t);
 
 ConditionalHeaders conditional_headers(std::span<const StoredValidators> stored) {
   ConditionalHeaders out;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "ghala/http/frozen_headers.hpp"
 #include "ghala/http/header_map.hpp"
 
 namespace ghala::cache {
@@ -60,7 +61,8 @@ std::string lower_copy(std::string_view s) {
 
 }  // namespace
 
-VarySpec parse_vary(const http::HeaderMap& response) {
+template <http::ReadableHeaders H>
+VarySpec parse_vary(const H& response) {
   VarySpec spec;
   for (const auto& f : response) {
     if (!http::iequals(f.name, "Vary")) continue;
@@ -76,6 +78,8 @@ VarySpec parse_vary(const http::HeaderMap& response) {
   spec.names.erase(std::unique(spec.names.begin(), spec.names.end()), spec.names.end());
   return spec;
 }
+template VarySpec parse_vary(const http::HeaderMap&);
+template VarySpec parse_vary(const http::FrozenHeaders&);
 
 std::optional<std::string> normalized_field(const http::HeaderMap& request, std::string_view name) {
   std::optional<std::string> out;

@@ -108,39 +108,4 @@ std::size_t HeaderMap::remove(std::string_view name) {
   return before - fields_.size();
 }
 
-std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
-  for (const auto& h : fields_) {
-    if (iequals(h.name, name)) return std::string_view(h.value);
-  }
-  return std::nullopt;
-}
-
-std::size_t HeaderMap::count(std::string_view name) const {
-  return static_cast<std::size_t>(std::count_if(
-      fields_.begin(), fields_.end(), [&](const Header& h) { return iequals(h.name, name); }));
-}
-
-std::optional<std::string> HeaderMap::get_combined(std::string_view name) const {
-  std::optional<std::string> out;
-  for (const auto& h : fields_) {
-    if (!iequals(h.name, name)) continue;
-    if (!out) {
-      out = h.value;
-    } else {
-      out->append(", ").append(h.value);
-    }
-  }
-  return out;
-}
-
-bool HeaderMap::has_token(std::string_view name, std::string_view token) const {
-  for (const auto& h : fields_) {
-    if (!iequals(h.name, name)) continue;
-    bool found = false;
-    for_each_list_element(h.value, [&](std::string_view t) { found = found || iequals(t, token); });
-    if (found) return true;
-  }
-  return false;
-}
-
 }  // namespace ghala::http

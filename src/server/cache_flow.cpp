@@ -78,6 +78,14 @@ bool has_validators(const http::HeaderMap& h) {
   return v.etag || v.last_modified;
 }
 
+// The fields a stored object keeps (RFC 9111 §3.1), frozen. nullopt when FrozenHeaders cannot
+// hold them, which the response parser's limits rule out; the response is then not stored.
+std::optional<http::FrozenHeaders> freeze_stored(http::HeaderMap fields) {
+  fields.remove("Content-Length");  // set from body_size on delivery
+  fields.remove("X-Request-Id");    // belongs to the request that fetched it
+  return http::FrozenHeaders::freeze(fields);
+}
+
 cache::StoredValidators validators_of(const cache::StoredObject& obj) {
   return cache::stored_validators(obj.headers, obj.timings.response_time);
 }
@@ -100,18 +108,18 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces, std::uint64_t 
   std::vector<cache::Chunk> out;
   std::string chunk;
   for (const auto& p : pieces) {
-    std::string_view v = *p;
+    std::string_view v = p.view();
     while (!v.empty()) {
       const auto n = std::min(v.size(), kChunkBytes - chunk.size());
       chunk.append(v.substr(0, n));
       v.remove_prefix(n);
       if (chunk.size() == kChunkBytes) {
-        out.push_back(std::make_shared<const std::string>(std::move(chunk)));
-        chunk = std::string();
+        out.push_back(cache::Chunk::copy_of(chunk));
+        chunk.clear();
       }
     }
   }
-  if (!chunk.empty()) out.push_back(std::make_shared<const std::string>(std::move(chunk)));
+  if (!chunk.empty()) out.push_back(cache::Chunk::copy_of(chunk));
   return out;
 }
 
@@ -505,12 +513,14 @@ HeadAction CacheFlow::on_response_head(const Snapshot& snap, const http::Request
   } else if (head.framing == http::BodyFraming::ContentLength &&
              head.content_length > max_object_size_) {
     status_.detail = "too-large";
+  } else if (auto stored = freeze_stored(
+                 cache::headers_to_store(head.headers, decision.storability.omit_fields));
+             !stored) {
+    status_.detail = "too-large";
   } else {
     pending_ = std::make_shared<cache::StoredObject>();
     pending_->status = head.status;
-    pending_->headers = cache::headers_to_store(head.headers, decision.storability.omit_fields);
-    pending_->headers.remove("Content-Length");  // set from body_size on delivery
-    pending_->headers.remove("X-Request-Id");    // belongs to the request that fetched it
+    pending_->headers = std::move(*stored);
     pending_->timings = cache::stored_timings(head.headers, request_time_, now);
     pending_->vary_key = cache::vary_key(req.headers, cache::parse_vary(head.headers));
     pending_->tags = tags_of(head.headers);
@@ -569,12 +579,16 @@ HeadAction CacheFlow::on_not_modified(const Snapshot& snap, http::ResponseHead& 
   const cache::StoredValidators mine[] = {validators_of(*stored_)};
   bool selected = !cache::select_for_update(mine, fresh).empty();
   if (!selected && own_conditional_ && !fresh.etag && !fresh.last_modified) selected = true;
+  std::optional<http::FrozenHeaders> updated;
   if (selected) {
     const auto eff = cache::effective_directives(head.headers, snap.config->cache.targeted_fields);
+    updated = freeze_stored(
+        cache::updated_headers(stored_->headers, head.headers, omitted_by(eff.directives)));
+    // Content-Length is update-exempt (§3.2), so freeze_stored removes nothing stored.
+  }
+  if (updated) {  // (a head too large to freeze updates nothing: served as a mismatch)
     auto obj = std::make_shared<cache::StoredObject>(*stored_);
-    obj->headers =
-        cache::updated_headers(stored_->headers, head.headers, omitted_by(eff.directives));
-    obj->headers.remove("X-Request-Id");
+    obj->headers = std::move(*updated);
     obj->timings = cache::stored_timings(head.headers, request_time_, now);
     obj->soft_purged_at = 0;  // validated: the origin vouches for it again
     revalidated_ = obj;
@@ -617,15 +631,15 @@ cache::Chunk CacheFlow::on_body(std::string_view data) {
     return nullptr;
   }
   if (auto* fetch = leader_.get()) {  // read-while-writer: each piece as it came
-    auto piece = std::make_shared<const std::string>(data);
+    auto piece = cache::Chunk::copy_of(data);
     pending_->chunks.push_back(piece);
     fetch->publish_piece(piece);
     return piece;
   }
   chunk_.append(data);
   if (chunk_.size() >= kChunkBytes) {
-    pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
-    chunk_ = std::string();
+    pending_->chunks.push_back(cache::Chunk::copy_of(chunk_));
+    chunk_.clear();  // its buffer is reused for the next chunk
   }
   return nullptr;
 }
@@ -658,7 +672,7 @@ void CacheFlow::start_disk_stream_from_memory() {
     abandon();
     return;
   }
-  for (const auto& c : pending_->chunks) disk_write_->append(*c);
+  for (const auto& c : pending_->chunks) disk_write_->append(c.view());
   disk_write_->append(chunk_);
   pending_->chunks.clear();
   pending_->chunks.shrink_to_fit();
@@ -682,7 +696,7 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
     disk_write_.reset();
   } else if (storing_ && pending_) {
     if (!chunk_.empty()) {
-      pending_->chunks.push_back(std::make_shared<const std::string>(std::move(chunk_)));
+      pending_->chunks.push_back(cache::Chunk::copy_of(chunk_));
       chunk_ = std::string();
     }
     pending_->chunks = recut(std::move(pending_->chunks), pending_->body_size);

@@ -19,6 +19,7 @@
 
 #include "ghala/core/buffer.hpp"
 #include "ghala/core/lazy_timer.hpp"
+#include "ghala/core/shared_bytes.hpp"
 #include "ghala/http/parser.hpp"
 
 namespace ghala::server {
@@ -41,7 +42,7 @@ class ClientConn final : private http::MessageSink {
 
   // Used by the exchange.
   void write(std::string text, BlockRef body = {}, std::string_view suffix = {},
-             std::shared_ptr<const std::string> shared = nullptr);
+             SharedBytes shared = nullptr);
   std::size_t queued_bytes() const;
   bool write_blocked() const { return queued_bytes() > kHighWater; }
   void pause_reading();  // request-body backpressure

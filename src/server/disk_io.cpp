@@ -404,11 +404,11 @@ void DiskBodyReader::read_next() {
   const auto index = static_cast<std::uint32_t>(offset_ / chunk_size);
   if (index == 0 && first_chunk_) {
     auto chunk = std::move(first_chunk_);
-    first_chunk_.reset();
+    first_chunk_ = nullptr;
     deliver(chunk);  // may end the sink (and detach this reader): nothing after it
     return;
   }
-  first_chunk_.reset();
+  first_chunk_ = nullptr;
   busy_ = true;
   work_.data = this;
   result_ = cache::Chunk();
@@ -448,11 +448,11 @@ void DiskBodyReader::read_next() {
 void DiskBodyReader::deliver(const cache::Chunk& chunk) {
   const std::uint64_t chunk_size = object_->chunk_size ? object_->chunk_size : 1;
   const std::uint64_t skip = offset_ % chunk_size;
-  if (!chunk || chunk->size() <= skip) {  // the tier checks lengths; never send a short body
+  if (!chunk || chunk.size() <= skip) {  // the tier checks lengths; never send a short body
     sink_->on_disk_body_error();
     return;
   }
-  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk->size() - skip, left_));
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size() - skip, left_));
   offset_ += n;
   left_ -= n;
   sink_->on_disk_body(chunk, static_cast<std::size_t>(skip), n, left_ == 0);

@@ -481,10 +481,10 @@ void Exchange::pump_coalesced() {
   for (auto& piece : v.pieces) {
     if (client_->write_blocked()) return;  // on_client_writable pumps again
     ++pieces_sent_;
-    if (piece->empty()) continue;
+    if (piece.empty()) continue;
     if (chunked_out_) {
       std::string size;
-      http::append_chunk_size(piece->size(), size);
+      http::append_chunk_size(piece.size(), size);
       send_to_client(std::move(size), {}, http::kChunkEnd, piece);
     } else {
       send_to_client({}, {}, {}, piece);
@@ -652,15 +652,15 @@ void Exchange::send_hit_body(const cache::StoredObject& object, http::ByteRange 
   std::uint64_t left = range.length;
   for (const auto& chunk : object.chunks) {
     if (left == 0) break;
-    if (skip >= chunk->size()) {
-      skip -= chunk->size();
+    if (skip >= chunk.size()) {
+      skip -= chunk.size();
       continue;
     }
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk->size() - skip, left));
-    if (skip == 0 && n == chunk->size()) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size() - skip, left));
+    if (skip == 0 && n == chunk.size()) {
       send_to_client({}, {}, {}, chunk);
     } else {
-      send_to_client(chunk->substr(static_cast<std::size_t>(skip), n));
+      send_to_client(std::string(chunk.view().substr(static_cast<std::size_t>(skip), n)));
     }
     skip = 0;
     left -= n;
@@ -916,7 +916,7 @@ void Exchange::on_upstream_body(BlockRef data) {
   // by reference and the read block goes back to the pool at once.
   auto piece = cache_.on_body(data.view());
   if (piece) data = BlockRef();
-  const std::size_t n = piece ? piece->size() : data.view().size();
+  const std::size_t n = piece ? piece.size() : data.view().size();
   if (chunked_out_) {
     std::string size;
     http::append_chunk_size(n, size);
@@ -946,10 +946,10 @@ void Exchange::on_client_writable() {
 // and last chunks are copied. The next chunk is read once the client can take more.
 void Exchange::on_disk_body(cache::Chunk chunk, std::size_t offset, std::size_t length, bool last) {
   if (response_done_) return;
-  if (offset == 0 && length == chunk->size()) {
+  if (offset == 0 && length == chunk.size()) {
     send_to_client({}, {}, {}, std::move(chunk));
   } else {
-    send_to_client(chunk->substr(offset, length));
+    send_to_client(std::string(chunk.view().substr(offset, length)));
   }
   if (response_done_) return;  // the write failed and ended this exchange
   if (last) {
@@ -1116,7 +1116,7 @@ void Exchange::drop_upstream(bool reusable) {
 }
 
 void Exchange::send_to_client(std::string text, BlockRef body, std::string_view suffix,
-                              std::shared_ptr<const std::string> shared) {
+                              SharedBytes shared) {
   if (!out_head_.empty()) {
     std::string joined = std::move(out_head_);
     out_head_.clear();

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "ghala/core/buffer.hpp"
+#include "ghala/core/shared_bytes.hpp"
 #include "ghala/http/message.hpp"
 #include "ghala/http/parser.hpp"
 #include "ghala/http/range.hpp"
@@ -132,7 +133,7 @@ class Exchange final : public upstream::UpstreamListener, public DiskBodySink {
                       const http::HeaderMap* extra = nullptr);
   // Writes to the client, prefixed with the response head if it has not left yet.
   void send_to_client(std::string text, BlockRef body = {}, std::string_view suffix = {},
-                      std::shared_ptr<const std::string> shared = nullptr);
+                      SharedBytes shared = nullptr);
   void finish(bool keep_alive);
   void abort(const char* why);
   void log();

@@ -86,7 +86,8 @@ ResponseDirectives parse_response_directives(std::string_view value);
 RequestDirectives parse_request_directives(std::string_view value);
 
 // From all Cache-Control field lines of a message (combined as one list, RFC 9110 §5.3).
-ResponseDirectives response_directives(const http::HeaderMap& headers);
+template <http::ReadableHeaders H>
+ResponseDirectives response_directives(const H& headers);
 // Same, plus RFC 9111 §5.4: without Cache-Control, "Pragma: no-cache" means no-cache.
 RequestDirectives request_directives(const http::HeaderMap& headers);
 

@@ -48,7 +48,8 @@ Freshness freshness_lifetime(const ResponseDirectives& cc, const FreshnessFacts&
 
 // Gathers the facts from a response's headers. Repeated Expires lines that disagree make the
 // value unusable (already expired), per §4.2.1 "or the response should be considered stale".
-FreshnessFacts freshness_facts(const http::HeaderMap& response, int status,
-                               std::int64_t response_time, bool use_expires);
+template <http::ReadableHeaders H>
+FreshnessFacts freshness_facts(const H& response, int status, std::int64_t response_time,
+                               bool use_expires);
 
 }  // namespace ghala::cache

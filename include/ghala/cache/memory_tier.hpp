@@ -148,10 +148,9 @@ class MemoryTier {
 // Fixed costs charged per object (beyond its key, header and body bytes), measured with
 // bench/cache_memory_overhead.cpp (docs/caching.md). They are charges, not sizeofs: they include
 // allocator rounding, the index and the ghost entry each resident object may leave behind.
-inline constexpr std::uint64_t kMemoryObjectOverhead = 576;  // node, index, StoredObject, ghost,
-                                                             // the header storage's allocations
-inline constexpr std::uint64_t kMemoryFieldOverhead = 32;    // one http::Header (two views)
-inline constexpr std::uint64_t kMemoryChunkOverhead = 80;    // one Chunk and its string
+inline constexpr std::uint64_t kMemoryObjectOverhead = 448;  // node, index, StoredObject, ghost,
+                                                             // the header block's malloc rounding
+inline constexpr std::uint64_t kMemoryChunkOverhead = 48;    // vector slot, malloc rounding
 inline constexpr std::uint64_t kMemoryTagOverhead = 96;      // one tag and its index entry
 
 // What the tier charges for storing obj under primary_key.

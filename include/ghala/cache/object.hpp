@@ -9,19 +9,20 @@
 #include <vector>
 
 #include "ghala/cache/age.hpp"
-#include "ghala/http/header_map.hpp"
+#include "ghala/core/shared_bytes.hpp"
+#include "ghala/http/frozen_headers.hpp"
 
 namespace ghala::cache {
 
 // One piece of a body. Chunks are shared, never copied, between tiers and connections.
-using Chunk = std::shared_ptr<const std::string>;
+using Chunk = SharedBytes;
 
 struct StoredObject {
-  std::uint64_t id = 0;      // unique per stored object in this cache (names disk chunks)
+  std::uint64_t id = 0;  // unique per stored object in this cache (names disk chunks)
   int status = 200;
-  http::HeaderMap headers;   // as stored: headers_to_store() of the response
-  StoredTimings timings;     // request/response time, Date, Age: for RFC 9111 §4.2.3
-  std::string vary_key;      // secondary key of this variant ("" when the response has no Vary)
+  http::FrozenHeaders headers;  // as stored: headers_to_store() of the response
+  StoredTimings timings;        // request/response time, Date, Age: for RFC 9111 §4.2.3
+  std::string vary_key;         // secondary key of this variant ("" when the response has no Vary)
   std::vector<std::string> tags;  // Surrogate-Key / Cache-Tag values, for purge by tag
   std::uint64_t body_size = 0;
   // In memory: the whole body, in order. From disk: empty, and the body is read chunk by chunk

@@ -31,7 +31,8 @@ bool is_update_exempt(std::string_view name) noexcept;
 
 // §3.2: each field of `update` (except the exempt ones, the ones Connection names, and `omit`)
 // replaces every stored line of that name; the other stored fields stay as they were.
-http::HeaderMap updated_headers(const http::HeaderMap& stored, const http::HeaderMap& update,
+template <http::ReadableHeaders H>
+http::HeaderMap updated_headers(const H& stored, const http::HeaderMap& update,
                                 std::span<const std::string> omit);
 
 }  // namespace ghala::cache

@@ -61,7 +61,8 @@ struct EffectiveDirectives {
 // RFC 9213 §2.2: the first field of `targeted_names` (in precedence order, e.g.
 // {"Ghala-Cache-Control", "CDN-Cache-Control"}) that is present with a valid, non-empty value
 // wins, and Cache-Control and Expires are then ignored; otherwise Cache-Control applies.
-EffectiveDirectives effective_directives(const http::HeaderMap& response,
+template <http::ReadableHeaders H>
+EffectiveDirectives effective_directives(const H& response,
                                          std::span<const std::string> targeted_names);
 
 }  // namespace ghala::cache

@@ -21,7 +21,8 @@ struct StoredValidators {
 };
 
 // ETag (when it parses) and Last-Modified (verbatim, when present) from stored headers.
-StoredValidators stored_validators(const http::HeaderMap& headers, std::int64_t response_time);
+template <http::ReadableHeaders H>
+StoredValidators stored_validators(const H& headers, std::int64_t response_time);
 
 struct ConditionalHeaders {
   std::optional<std::string> if_none_match;      // every stored entity-tag, comma-separated

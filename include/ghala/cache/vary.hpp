@@ -24,7 +24,8 @@ struct VarySpec {
 };
 
 // All Vary lines of a stored response.
-VarySpec parse_vary(const http::HeaderMap& response);
+template <http::ReadableHeaders H>
+VarySpec parse_vary(const H& response);
 
 // The value of one request field as the key records it (nullopt: absent).
 std::optional<std::string> normalized_field(const http::HeaderMap& request, std::string_view name);

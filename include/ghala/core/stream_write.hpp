@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "ghala/core/buffer.hpp"
+#include "ghala/core/shared_bytes.hpp"
 #include "ghala/core/text_pool.hpp"
 
 namespace ghala {
@@ -28,7 +29,7 @@ struct WriteReq {
   uv_write_t req{};
   std::string text;
   BlockRef body;
-  std::shared_ptr<const std::string> shared;  // body bytes owned by the cache (thread-safe refs)
+  SharedBytes shared;  // body bytes owned by the cache (thread-safe refs)
   std::string_view suffix;
   void* owner = nullptr;
   WriteDone done = nullptr;
@@ -62,9 +63,8 @@ inline unsigned gather(std::string_view a, std::string_view b, std::string_view 
 // threads).
 inline WriteOutcome stream_write(uv_stream_t* stream, std::string text, BlockRef body,
                                  std::string_view suffix, void* owner, WriteDone done,
-                                 std::size_t* written_now,
-                                 std::shared_ptr<const std::string> shared = nullptr) {
-  const std::string_view body_view = shared ? std::string_view(*shared) : body.view();
+                                 std::size_t* written_now, SharedBytes shared = nullptr) {
+  const std::string_view body_view = shared ? shared.view() : body.view();
   const std::size_t total = text.size() + body_view.size() + suffix.size();
   std::size_t sent = 0;
   *written_now = 0;
@@ -90,7 +90,7 @@ inline WriteOutcome stream_write(uv_stream_t* stream, std::string text, BlockRef
   w->done = done;
   w->bytes = total - sent;
   uv_buf_t bufs[3];
-  const std::string_view queued = w->shared ? std::string_view(*w->shared) : w->body.view();
+  const std::string_view queued = w->shared ? w->shared.view() : w->body.view();
   unsigned n = detail::gather(w->text, queued, w->suffix, sent, bufs);
   w->req.data = w;
   int rc = uv_write(&w->req, stream, bufs, n, [](uv_write_t* req, int status) {

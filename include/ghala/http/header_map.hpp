@@ -10,29 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ghala/http/header_fields.hpp"
+
 namespace ghala::http {
-
-namespace detail {
-constexpr char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-}  // namespace detail
-
-// ASCII case-insensitive equality (field names, tokens). Inline: every lookup calls it per field.
-constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (detail::ascii_lower(a[i]) != detail::ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
-// A field as stored in a HeaderMap: views into the map's own storage, valid as long as the map
-// (moving the map keeps them valid; copying makes new ones).
-struct Header {
-  std::string_view name;
-  std::string_view value;
-};
 
 class HeaderMap {
  public:
@@ -58,14 +38,20 @@ class HeaderMap {
   std::size_t remove(std::string_view name);
 
   // The first field of that name.
-  std::optional<std::string_view> get(std::string_view name) const;
+  std::optional<std::string_view> get(std::string_view name) const {
+    return fields::get(fields_, name);
+  }
   bool contains(std::string_view name) const { return get(name).has_value(); }
-  std::size_t count(std::string_view name) const;
+  std::size_t count(std::string_view name) const { return fields::count(fields_, name); }
   // All values of that name joined with ", " (RFC 9110 §5.3 list combination).
-  std::optional<std::string> get_combined(std::string_view name) const;
+  std::optional<std::string> get_combined(std::string_view name) const {
+    return fields::get_combined(fields_, name);
+  }
   // True if the comma-separated list in any field of that name contains the token
   // (case-insensitive, optional whitespace trimmed), e.g. has_token("Connection", "close").
-  bool has_token(std::string_view name, std::string_view token) const;
+  bool has_token(std::string_view name, std::string_view token) const {
+    return fields::has_token(fields_, name, token);
+  }
 
   std::size_t size() const noexcept { return fields_.size(); }
   bool empty() const noexcept { return fields_.empty(); }
@@ -112,27 +98,6 @@ class HeaderMap {
   char* next_ = nullptr;  // free space in the last block
   std::size_t room_ = 0;
 };
-
-// Without leading and trailing spaces and tabs (RFC 9110 §5.6.3 OWS).
-constexpr std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Calls f(element) for each trimmed, non-empty element of a comma-separated header list, in
-// order, without allocating (no quoted-string awareness; use the dedicated parsers for fields
-// that carry quoted strings).
-template <class F>
-void for_each_list_element(std::string_view value, F&& f) {
-  while (!value.empty()) {
-    const auto comma = value.find(',');
-    const auto part = trim_ows(value.substr(0, comma));
-    if (!part.empty()) f(part);
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-}
 
 // The elements of a comma-separated header list, as for_each_list_element visits them.
 std::vector<std::string_view> split_list(std::string_view value);

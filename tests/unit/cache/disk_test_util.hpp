@@ -36,23 +36,24 @@ inline std::string make_body(std::uint64_t seed, std::uint64_t from, std::size_t
 inline StoredObject make_object(std::uint64_t seed, std::size_t size, std::size_t piece = 10000) {
   StoredObject o;
   o.status = 200;
-  o.headers.add("Content-Type", "application/octet-stream");
+  http::HeaderMap fields;
+  fields.add("Content-Type", "application/octet-stream");
   std::string etag = std::to_string(seed);  // not `"\"" + ...`: GCC 12 -O3 warns falsely
   etag.insert(etag.begin(), '"');
   etag.push_back('"');
-  o.headers.add("ETag", etag);
+  fields.add("ETag", etag);
+  o.headers = *http::FrozenHeaders::freeze(fields);
   o.timings = StoredTimings{1000, 1001, 999, 5};
   o.body_size = size;
   for (std::size_t at = 0; at < size; at += piece) {
-    o.chunks.push_back(
-        std::make_shared<const std::string>(make_body(seed, at, std::min(piece, size - at))));
+    o.chunks.push_back(Chunk::copy_of(make_body(seed, at, std::min(piece, size - at))));
   }
   return o;
 }
 
 inline std::string join(const std::vector<Chunk>& chunks) {
   std::string s;
-  for (const auto& c : chunks) s += *c;
+  for (const auto& c : chunks) s += c.view();
   return s;
 }
 

@@ -12,7 +12,7 @@ namespace {
 using namespace std::chrono_literals;
 
 cache::Chunk piece(std::string s) {
-  return std::make_shared<const std::string>(std::move(s));
+  return cache::Chunk::copy_of(s);
 }
 
 TEST_CASE("the first request for a key leads, later ones join its fetch") {
@@ -94,7 +94,7 @@ TEST_CASE("a fetch publishes head, pieces and the complete object in order") {
   CHECK(v.state == InFlightFetch::State::Streaming);
   CHECK(v.length_known);
   REQUIRE(v.pieces.size() == 2);
-  CHECK(*v.pieces[1] == "def");
+  CHECK(v.pieces[1].view() == "def");
   CHECK(f.read(1).pieces.size() == 1);
   CHECK(f.read(5).pieces.empty());
   CHECK_FALSE(f.finished());

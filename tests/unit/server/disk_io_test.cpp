@@ -50,7 +50,9 @@ std::string body_of(std::size_t n, char seed) {
 cache::StoredObject head_of(std::uint64_t length) {
   cache::StoredObject h;
   h.status = 200;
-  h.headers.add("Content-Type", "application/octet-stream");
+  http::HeaderMap fields;
+  fields.add("Content-Type", "application/octet-stream");
+  h.headers = *http::FrozenHeaders::freeze(fields);
   h.body_size = length;
   return h;
 }
@@ -63,7 +65,7 @@ struct Sink : DiskBodySink {
   bool failed = false;
   void on_disk_body(cache::Chunk chunk, std::size_t offset, std::size_t length,
                     bool last) override {
-    got.append(*chunk, offset, length);
+    got.append(chunk.view().substr(offset, length));
     if (last) {
       complete = true;
       reader->detach();
@@ -108,7 +110,7 @@ TEST_CASE("disk write stream: a body appended in pieces is committed whole") {
   auto read = tier->read_body("k", *found.value()[0]);
   REQUIRE(read.ok());
   std::string got;
-  for (const auto& c : read.value()) got += *c;
+  for (const auto& c : read.value()) got += c.view();
   CHECK(got == body);
 }
 
@@ -181,12 +183,12 @@ TEST_CASE("disk lookup: small bodies come back whole, large ones with their firs
   REQUIRE(found[0].object);
   CHECK_FALSE(disk_backed(*found[0].object));
   std::string got;
-  for (const auto& c : found[0].object->chunks) got += *c;
+  for (const auto& c : found[0].object->chunks) got += c.view();
   CHECK(got == small);
   REQUIRE(found[1].object);
   CHECK(disk_backed(*found[1].object));
   REQUIRE(found[1].first_chunk);
-  CHECK(*found[1].first_chunk == large.substr(0, 64 * 1024));
+  CHECK(found[1].first_chunk.view() == large.substr(0, 64 * 1024));
   CHECK_FALSE(found[0].view);  // read whole: nothing to pin
   REQUIRE(found[1].view);
 
@@ -251,7 +253,7 @@ TEST_CASE("disk insert: write-through jobs waiting on the pool are bounded in nu
   auto tier = open_tier(dir.path());
   const double before = dropped_backlog();
   auto obj = std::make_shared<cache::StoredObject>(head_of(3));
-  obj->chunks.push_back(std::make_shared<const std::string>("abc"));
+  obj->chunks.push_back(cache::Chunk::copy_of("abc"));
   // The loop does not run, so no job reports back: every insert past the bound is dropped.
   for (int i = 0; i < 300; ++i) disk_insert(&loop.loop, tier, "k" + std::to_string(i), obj);
   CHECK(dropped_backlog() == before + (300 - 256));

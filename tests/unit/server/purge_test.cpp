@@ -31,11 +31,13 @@ sites:
 
 cache::StoredObject object(std::string vary_key, std::vector<std::string> tags) {
   cache::StoredObject o;
-  o.headers.add("Content-Type", "text/plain");
+  http::HeaderMap fields;
+  fields.add("Content-Type", "text/plain");
+  o.headers = *http::FrozenHeaders::freeze(fields);
   o.vary_key = std::move(vary_key);
   o.tags = std::move(tags);
   o.body_size = 4;
-  o.chunks.push_back(std::make_shared<const std::string>("body"));
+  o.chunks.push_back(cache::Chunk::copy_of("body"));
   return o;
 }
 
