@@ -72,7 +72,7 @@ namespace fields {
 
 template <class R>
 std::optional<std::string_view> get(const R& r, std::string_view name) {
-  for (const Header h : r) {
+  for (const auto& h : r) {
     if (iequals(h.name, name)) return h.value;
   }
   return std::nullopt;
@@ -81,7 +81,7 @@ std::optional<std::string_view> get(const R& r, std::string_view name) {
 template <class R>
 std::size_t count(const R& r, std::string_view name) {
   std::size_t n = 0;
-  for (const Header h : r) n += iequals(h.name, name) ? 1 : 0;
+  for (const auto& h : r) n += iequals(h.name, name) ? 1 : 0;
   return n;
 }
 
@@ -89,10 +89,10 @@ std::size_t count(const R& r, std::string_view name) {
 template <class R>
 std::optional<std::string> get_combined(const R& r, std::string_view name) {
   std::optional<std::string> out;
-  for (const Header h : r) {
+  for (const auto& h : r) {
     if (!iequals(h.name, name)) continue;
     if (!out) {
-      out = std::string(h.value);
+      out.emplace(h.value);
     } else {
       out->append(", ").append(h.value);
     }
@@ -102,7 +102,7 @@ std::optional<std::string> get_combined(const R& r, std::string_view name) {
 
 template <class R>
 bool has_token(const R& r, std::string_view name, std::string_view token) {
-  for (const Header h : r) {
+  for (const auto& h : r) {
     if (!iequals(h.name, name)) continue;
     bool found = false;
     for_each_list_element(h.value, [&](std::string_view t) { found = found || iequals(t, token); });
