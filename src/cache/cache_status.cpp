@@ -9,6 +9,8 @@
 
 namespace ghala::cache {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 constexpr std::int64_t kMaxSfInteger = 999'999'999'999'999;
@@ -80,24 +82,24 @@ std::string format_cache_status(const CacheStatus& s) {
 
 void format_cache_status(const CacheStatus& s, std::string& out) {
   append_token_or_string(out, s.cache.empty() ? std::string_view("ghala") : s.cache);
-  if (s.hit) out.append("; hit");
-  if (s.fwd != Forward::None) out.append("; fwd=").append(to_string(s.fwd));
+  if (s.hit) out.append("; hit"sv);
+  if (s.fwd != Forward::None) out.append("; fwd="sv).append(to_string(s.fwd));
   if (s.fwd_status) {
-    out.append("; fwd-status=");
+    out.append("; fwd-status="sv);
     append_integer(out, *s.fwd_status);
   }
   if (s.ttl) {
-    out.append("; ttl=");
+    out.append("; ttl="sv);
     append_integer(out, *s.ttl);
   }
-  if (s.stored) out.append("; stored");
-  if (s.collapsed) out.append("; collapsed");
+  if (s.stored) out.append("; stored"sv);
+  if (s.collapsed) out.append("; collapsed"sv);
   if (s.key) {
-    out.append("; key=");
+    out.append("; key="sv);
     append_sf_string(out, *s.key);
   }
   if (s.detail) {
-    out.append("; detail=");
+    out.append("; detail="sv);
     append_token_or_string(out, *s.detail);
   }
 }

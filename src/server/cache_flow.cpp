@@ -21,6 +21,8 @@
 
 namespace ghala::server {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 // Adds the Cache-Status field, formatted in a per-thread scratch string (every response has one).
@@ -130,6 +132,7 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces, std::uint64_t 
 struct ParsedStored {
   cache::EffectiveDirectives eff;
   cache::FreshnessFacts facts;  // its expires view points into the object's headers
+  cache::VarySpec vary;         // its Vary, matched against every request for its key
 };
 
 const ParsedStored& parsed_stored(const cache::ObjectPtr& obj,
@@ -144,6 +147,7 @@ const ParsedStored& parsed_stored(const cache::ObjectPtr& obj,
     p.eff = cache::effective_directives(obj->headers, targeted_fields);
     p.facts = cache::freshness_facts(obj->headers, obj->status, obj->timings.response_time,
                                      p.eff.use_expires);
+    p.vary = cache::parse_vary(obj->headers);
   });
 }
 
@@ -317,7 +321,8 @@ cache::ObjectPtr CacheFlow::lookup(const Snapshot& snap, const config::Route& ro
   }
   cache::ObjectPtr chosen;
   for (auto& v : variants) {
-    if (cache::vary_matches(v->vary_key, cache::parse_vary(v->headers), req.headers)) {
+    const auto& vary = parsed_stored(v, cfg.cache.targeted_fields).vary;
+    if (cache::vary_matches(v->vary_key, vary, req.headers)) {
       chosen = std::move(v);
       break;
     }
@@ -459,11 +464,11 @@ void CacheFlow::hit_headers(const cache::StoredObject& obj, http::HeaderMap& out
 }
 
 void CacheFlow::append_hit_fields(const cache::StoredObject& obj, std::string& out) const {
-  out.append("Age: ").append(std::to_string(std::max<std::int64_t>(0, hit_age_)));
-  out.append("\r\nContent-Length: ").append(std::to_string(obj.body_size));
-  out.append("\r\nCache-Status: ");
+  out.append("Age: "sv).append(std::to_string(std::max<std::int64_t>(0, hit_age_)));
+  out.append("\r\nContent-Length: "sv).append(std::to_string(obj.body_size));
+  out.append("\r\nCache-Status: "sv);
   cache::format_cache_status(status_, out);
-  out.append("\r\n");
+  out.append("\r\n"sv);
 }
 
 // ---------------------------------------------------------------------------------------------

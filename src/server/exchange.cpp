@@ -25,6 +25,8 @@
 
 namespace ghala::server {
 
+using namespace std::string_view_literals;
+
 using observe::UpstreamErrorKind;
 
 const char* to_string(Phase p) noexcept {
@@ -627,18 +629,18 @@ void Exchange::send_hit_head(const cache::StoredObject& object, std::string_view
   std::string& out = out_head_;
   const std::size_t before = out.size();
   out.reserve(out.size() + stored.size() + 256 + request_id_.size());
-  out.append("HTTP/1.1 ").append(std::to_string(object.status)).append(" ");
-  out.append(http::reason_phrase(object.status)).append("\r\n").append(stored);
+  out.append("HTTP/1.1 "sv).append(std::to_string(object.status)).append(" "sv);
+  out.append(http::reason_phrase(object.status)).append("\r\n"sv).append(stored);
   cache_.append_hit_fields(object, out);
-  out.append("Via: ").append(kVia).append("\r\n");
-  if (!has_date) out.append("Date: ").append(http::cached_http_date_now()).append("\r\n");
-  out.append("X-Request-Id: ").append(request_id_).append("\r\n");
+  out.append("Via: "sv).append(kVia).append("\r\n"sv);
+  if (!has_date) out.append("Date: "sv).append(http::cached_http_date_now()).append("\r\n"sv);
+  out.append("X-Request-Id: "sv).append(request_id_).append("\r\n"sv);
   if (!keep_alive_) {
-    out.append("Connection: close\r\n");
+    out.append("Connection: close\r\n"sv);
   } else if (req_.version_minor == 0) {
-    out.append("Connection: keep-alive\r\n");
+    out.append("Connection: keep-alive\r\n"sv);
   }
-  out.append("\r\n");
+  out.append("\r\n"sv);
   head_bytes_ += out.size() - before;
   head_sent_ = true;
   chunked_out_ = false;
