@@ -108,7 +108,7 @@ class MemoryTier {
 
   // Stores obj under primary_key, replacing the variant with the same vary_key, and evicts until
   // the tier is within max_bytes. The object must hold its whole body in chunks.
-  InsertResult insert(std::string primary_key, ObjectPtr obj);
+  InsertResult insert(std::string_view primary_key, ObjectPtr obj);
 
   // Hard purge: removes objects and returns how many. erase_prefix scans every key (an admin
   // operation); erase_tag uses the tag index (StoredObject::tags).
