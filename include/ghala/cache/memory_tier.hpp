@@ -148,10 +148,11 @@ class MemoryTier {
 // Fixed costs charged per object (beyond its key, header and body bytes), measured with
 // bench/cache_memory_overhead.cpp (docs/caching.md). They are charges, not sizeofs: they include
 // allocator rounding, the index and the ghost entry each resident object may leave behind.
-inline constexpr std::uint64_t kMemoryObjectOverhead = 448;  // node, index, StoredObject, ghost,
-                                                             // the header block's malloc rounding
-inline constexpr std::uint64_t kMemoryChunkOverhead = 48;    // vector slot, malloc rounding
-inline constexpr std::uint64_t kMemoryTagOverhead = 96;      // one tag and its index entry
+// kMemoryObjectOverhead: the node (key inline) and its malloc rounding, its bucket slot, the
+// StoredObject with its control block, the ghost entry, the header block's malloc rounding.
+inline constexpr std::uint64_t kMemoryObjectOverhead = 376;
+inline constexpr std::uint64_t kMemoryChunkOverhead = 48;  // vector slot, malloc rounding
+inline constexpr std::uint64_t kMemoryTagOverhead = 96;    // one tag and its index entry
 
 // What the tier charges for storing obj under primary_key.
 std::uint64_t memory_charge(std::string_view primary_key, const StoredObject& obj) noexcept;
