@@ -88,7 +88,7 @@ void overhead(std::size_t n, std::size_t body, int tags) {
   std::printf(
       "  StoredObject as built (struct, control block, header block, tags, chunk): %.1f B\n",
       object_heap);
-  std::printf("  tier structures (node, index entry, key copy, tag index, tables): %.1f B\n",
+  std::printf("  tier structures (node with its key, buckets, tag index, tables): %.1f B\n",
               tier_per);
   const double beyond = object_heap + tier_per - double(body) - raw_headers;
   std::printf("  total heap beyond raw header and body bytes: %.1f B\n", beyond);

@@ -127,55 +127,39 @@ MemoryShard::MemoryShard(std::uint64_t capacity, EvictionPolicy policy)
 MemoryShard::~MemoryShard() = default;
 
 void MemoryShard::lookup(std::string_view key, std::vector<ObjectPtr>& out) {
-  auto collect = [&](MemoryNode* head) {
-    for (MemoryNode* n = head; n != nullptr; n = n->next_variant.get()) out.push_back(n->obj);
-  };
+  const std::size_t before = out.size();
   if (policy_ == EvictionPolicy::Lru) {
     std::unique_lock lock(mu_);
-    auto it = index_.find(key);
-    if (it == index_.end()) {
-      misses_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
+    index_.for_each_variant(key, [&](MemoryNode* n) {
       main_.unlink(n);
       main_.push_head(n);
-    }
-    collect(it->second.get());
-    hits_.fetch_add(1, std::memory_order_relaxed);
-    return;
+      out.push_back(n->obj);
+    });
+  } else {
+    std::shared_lock lock(mu_);
+    index_.for_each_variant(key, [&](MemoryNode* n) {
+      // Load-then-store instead of a read-modify-write: popular objects sit at the cap, so the
+      // common case writes nothing and their cache line stays shared between cores.
+      const std::uint8_t f = n->freq.load(std::memory_order_relaxed);
+      if (f < kMaxFreq) n->freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
+      out.push_back(n->obj);
+    });
   }
-  std::shared_lock lock(mu_);
-  auto it = index_.find(key);
-  if (it == index_.end()) {
-    misses_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
-    // Load-then-store instead of a read-modify-write: popular objects sit at the cap, so the
-    // common case writes nothing and their cache line stays shared between cores.
-    const std::uint8_t f = n->freq.load(std::memory_order_relaxed);
-    if (f < kMaxFreq) n->freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
-  }
-  collect(it->second.get());
-  hits_.fetch_add(1, std::memory_order_relaxed);
+  (out.size() > before ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
 }
 
-InsertResult MemoryShard::insert(std::string key, ObjectPtr obj, std::uint64_t charge) {
+MemoryNode* MemoryShard::find_variant(std::string_view key, std::string_view vary_key) const {
+  return index_.find(key, [&](const MemoryNode* n) { return n->obj->vary_key == vary_key; });
+}
+
+InsertResult MemoryShard::insert(std::string_view key, ObjectPtr obj, std::uint64_t charge) {
   InsertResult result{InsertOutcome::Stored, charge, 0};
   const std::uint64_t id = memory_object_id(key, obj->vary_key);
-  // Allocated before the lock (shorter critical section) and before the index changes (an
-  // allocation failure must not leave a key without variants). Unused on a replacement.
-  auto fresh = std::make_unique<MemoryNode>();
+  // Allocated before the lock (shorter critical section). Unused on a replacement.
+  MemoryNode::Ptr fresh = MemoryNode::make(key);
   Graveyard dead;  // declared before the lock: released after it
   std::unique_lock lock(mu_);
-  auto [it, fresh_key] = index_.try_emplace(std::move(key));
-  MemoryNode* node = nullptr;
-  if (!fresh_key) {
-    for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
-      if (n->obj->vary_key == obj->vary_key) node = n;
-    }
-  }
+  MemoryNode* node = find_variant(key, obj->vary_key);
   if (node != nullptr) {
     // Same variant: a newer response (or a 304 update) for an object already resident. It keeps
     // its place and its frequency; under LRU it counts as a use.
@@ -188,11 +172,9 @@ InsertResult MemoryShard::insert(std::string key, ObjectPtr obj, std::uint64_t c
     ++replacements_;
   } else {
     node = fresh.get();
-    node->key = &it->first;
     node->charge = static_cast<std::uint32_t>(charge);
     node->obj = std::move(obj);
-    fresh->next_variant = std::move(it->second);
-    it->second = std::move(fresh);
+    index_.insert(std::move(fresh));
     if (policy_ == EvictionPolicy::Lru) {
       node->queue = MemoryQueue::Main;
     } else if (ghost_.take(id)) {
@@ -200,7 +182,6 @@ InsertResult MemoryShard::insert(std::string key, ObjectPtr obj, std::uint64_t c
       ++ghost_admissions_;
     }
     list_of(node).push_head(node);
-    ++objects_;
     ++inserts_;
     add_tags(node);
   }
@@ -263,8 +244,8 @@ void MemoryShard::evict_from_small(MemoryNode* n, Graveyard& dead, std::uint64_t
     return;
   }
   // A one-hit wonder (so far): remember it, so that if it comes back soon it goes to M.
-  ghost_.add(memory_object_id(*n->key, n->obj->vary_key),
-             std::max<std::size_t>(kMinGhostEntries, objects_));
+  ghost_.add(memory_object_id(n->key(), n->obj->vary_key),
+             std::max<std::size_t>(kMinGhostEntries, index_.nodes()));
   remove(n, dead);
   ++evicted;
   ++evicted_capacity_;
@@ -286,16 +267,7 @@ void MemoryShard::evict_from_main(MemoryNode* n, Graveyard& dead, std::uint64_t&
 void MemoryShard::remove(MemoryNode* n, Graveyard& dead) {
   list_of(n).unlink(n);
   remove_tags(n);
-  auto it = index_.find(*n->key);
-  assert(it != index_.end());
-  std::unique_ptr<MemoryNode>* link = &it->second;
-  while (link->get() != n) link = &(*link)->next_variant;
-  std::unique_ptr<MemoryNode> owned = std::move(*link);
-  *link = std::move(owned->next_variant);
-  owned->key = nullptr;  // the key string dies with its index entry
-  if (!it->second) index_.erase(it);
-  dead.nodes.push_back(std::move(owned));
-  --objects_;
+  dead.nodes.push_back(index_.release(n));
 }
 
 void MemoryShard::add_tags(MemoryNode* n) {
@@ -315,12 +287,17 @@ void MemoryShard::remove_tags(MemoryNode* n) {
   }
 }
 
+std::vector<MemoryNode*> MemoryShard::variants_of(std::string_view key) const {
+  std::vector<MemoryNode*> out;
+  index_.for_each_variant(key, [&](MemoryNode* n) { out.push_back(n); });
+  return out;
+}
+
 std::vector<MemoryNode*> MemoryShard::nodes_with_prefix(std::string_view prefix) const {
   std::vector<MemoryNode*> out;
-  for (const auto& [key, head] : index_) {
-    if (!key.starts_with(prefix)) continue;
-    for (MemoryNode* n = head.get(); n != nullptr; n = n->next_variant.get()) out.push_back(n);
-  }
+  index_.for_each_node([&](MemoryNode* n) {
+    if (n->key().starts_with(prefix)) out.push_back(n);
+  });
   return out;
 }
 
@@ -339,32 +316,19 @@ std::uint64_t MemoryShard::erase(std::string_view key) {
 }
 
 std::uint64_t MemoryShard::remove_key(std::string_view key, Graveyard& dead) {
-  auto it = index_.find(key);
-  if (it == index_.end()) return 0;
-  std::uint64_t n = 0;
-  // remove() erases the index entry with the last variant, so take the head each time.
-  while (true) {
-    MemoryNode* head = it->second.get();
-    const bool last = head->next_variant == nullptr;
-    remove(head, dead);
-    ++n;
-    if (last) return n;
-  }
+  const std::vector<MemoryNode*> variants = variants_of(key);
+  for (MemoryNode* n : variants) remove(n, dead);
+  return variants.size();
 }
 
 std::uint64_t MemoryShard::erase_variant(std::string_view key, std::string_view vary_key) {
   Graveyard dead;
   std::unique_lock lock(mu_);
-  auto it = index_.find(key);
-  if (it == index_.end()) return 0;
-  for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
-    if (n->obj->vary_key == vary_key) {
-      remove(n, dead);
-      ++evicted_purge_;
-      return 1;
-    }
-  }
-  return 0;
+  MemoryNode* n = find_variant(key, vary_key);
+  if (n == nullptr) return 0;
+  remove(n, dead);
+  ++evicted_purge_;
+  return 1;
 }
 
 // The scan over every key is the long part (tens of milliseconds per shard at a million
@@ -375,9 +339,9 @@ std::uint64_t MemoryShard::erase_prefix(std::string_view prefix) {
   std::vector<std::string> keys;
   {
     std::shared_lock lock(mu_);
-    for (const auto& entry : index_) {
-      if (entry.first.starts_with(prefix)) keys.push_back(entry.first);
-    }
+    index_.for_each_key([&](std::string_view key) {
+      if (key.starts_with(prefix)) keys.emplace_back(key);
+    });
   }
   if (keys.empty()) return 0;
   Graveyard dead;
@@ -407,7 +371,7 @@ std::uint64_t MemoryShard::soft_purge_nodes(const std::function<std::vector<Memo
     std::shared_lock lock(mu_);
     for (MemoryNode* n : select()) {
       if (n->obj->soft_purged_at != 0) continue;
-      marked.push_back(Marked{*n->key, n->obj, nullptr});
+      marked.push_back(Marked{std::string(n->key()), n->obj, nullptr});
     }
   }
   if (marked.empty()) return 0;
@@ -421,15 +385,11 @@ std::uint64_t MemoryShard::soft_purge_nodes(const std::function<std::vector<Memo
   Graveyard dead;
   std::unique_lock lock(mu_);
   for (Marked& m : marked) {
-    auto it = index_.find(m.key);
-    if (it == index_.end()) continue;
-    for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
-      if (n->obj != m.old_obj) continue;
-      const std::uint64_t charge = memory_charge(m.key, *m.new_obj);
-      replace_object(n, std::move(m.new_obj), charge, dead);
-      ++done;
-      break;
-    }
+    MemoryNode* n = index_.find(m.key, [&](const MemoryNode* v) { return v->obj == m.old_obj; });
+    if (n == nullptr) continue;
+    const std::uint64_t charge = memory_charge(m.key, *m.new_obj);
+    replace_object(n, std::move(m.new_obj), charge, dead);
+    ++done;
   }
   soft_purged_ += done;
   // A copy's strings may be sized differently from the original's; stay within budget.
@@ -438,17 +398,7 @@ std::uint64_t MemoryShard::soft_purge_nodes(const std::function<std::vector<Memo
 }
 
 std::uint64_t MemoryShard::soft_purge(std::string_view key, std::int64_t now) {
-  return soft_purge_nodes(
-      [&] {
-        std::vector<MemoryNode*> out;
-        auto it = index_.find(key);
-        if (it == index_.end()) return out;
-        for (MemoryNode* n = it->second.get(); n != nullptr; n = n->next_variant.get()) {
-          out.push_back(n);
-        }
-        return out;
-      },
-      now);
+  return soft_purge_nodes([&] { return variants_of(key); }, now);
 }
 
 std::uint64_t MemoryShard::soft_purge_prefix(std::string_view prefix, std::int64_t now) {
@@ -461,22 +411,18 @@ std::uint64_t MemoryShard::soft_purge_tag(std::string_view tag, std::int64_t now
 
 void MemoryShard::snapshot(std::vector<std::pair<std::string, ObjectPtr>>& out) const {
   std::shared_lock lock(mu_);
-  for (const auto& [key, head] : index_) {
-    for (MemoryNode* n = head.get(); n != nullptr; n = n->next_variant.get()) {
-      out.emplace_back(key, n->obj);
-    }
-  }
+  index_.for_each_node([&](const MemoryNode* n) { out.emplace_back(n->key(), n->obj); });
 }
 
 void MemoryShard::keys(std::vector<std::string>& out) const {
   std::shared_lock lock(mu_);
-  for (const auto& entry : index_) out.push_back(entry.first);
+  index_.for_each_key([&](std::string_view key) { out.emplace_back(key); });
 }
 
 void MemoryShard::add_stats(MemoryTierStats& s) const {
   std::shared_lock lock(mu_);
-  s.objects += objects_;
-  s.keys += index_.size();
+  s.objects += index_.nodes();
+  s.keys += index_.keys();
   s.bytes += used();
   s.small_bytes += small_.bytes();
   s.ghost_entries += ghost_.size();

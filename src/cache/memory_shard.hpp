@@ -34,36 +34,11 @@
 #include <utility>
 #include <vector>
 
+#include "cache/memory_index.hpp"
 #include "ghala/cache/memory_tier.hpp"
 #include "ghala/cache/object.hpp"
 
 namespace ghala::cache {
-
-// std::hash over string_view, usable for heterogeneous lookup (find(string_view) on a map keyed
-// by std::string without building a string).
-struct MemoryStringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
-  }
-};
-
-enum class MemoryQueue : std::uint8_t { Small, Main };
-
-struct MemoryNode {
-  ObjectPtr obj;
-  const std::string* key = nullptr;          // the index's copy of the primary key
-  std::unique_ptr<MemoryNode> next_variant;  // other variants of the same key
-  MemoryNode* newer = nullptr;               // queue links (towards the head)
-  MemoryNode* older = nullptr;               // (towards the tail, the eviction end)
-  // 32 bits keep the node within a 64-byte malloc chunk; MemoryTier caps an object's charge
-  // below 4 GiB.
-  std::uint32_t charge = 0;
-  // Written by lookups holding the lock in shared mode; relaxed is enough, a lost increment
-  // only makes the object look slightly less popular.
-  std::atomic<std::uint8_t> freq{0};
-  MemoryQueue queue = MemoryQueue::Small;
-};
 
 // An intrusive FIFO of nodes with its byte total. Nodes are owned by the index, not the list.
 class MemoryNodeList {
@@ -121,7 +96,7 @@ class MemoryShard {
   MemoryShard& operator=(const MemoryShard&) = delete;
 
   void lookup(std::string_view key, std::vector<ObjectPtr>& out);
-  InsertResult insert(std::string key, ObjectPtr obj, std::uint64_t charge);
+  InsertResult insert(std::string_view key, ObjectPtr obj, std::uint64_t charge);
 
   std::uint64_t erase(std::string_view key);
   std::uint64_t erase_variant(std::string_view key, std::string_view vary_key);
@@ -140,13 +115,18 @@ class MemoryShard {
   // Nodes and objects removed under the lock, released after it: destroying the last reference
   // to a large body must not stall the shard.
   struct Graveyard {
-    std::vector<std::unique_ptr<MemoryNode>> nodes;
+    std::vector<MemoryNode::Ptr> nodes;
     std::vector<ObjectPtr> objects;
   };
-  using Index = std::unordered_map<std::string, std::unique_ptr<MemoryNode>, MemoryStringHash,
-                                   std::equal_to<>>;
-  using TagIndex = std::unordered_map<std::string, std::unordered_set<MemoryNode*>,
-                                      MemoryStringHash, std::equal_to<>>;
+  // std::hash over string_view, for heterogeneous lookup (find(string_view) without a string).
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using TagIndex =
+      std::unordered_map<std::string, std::unordered_set<MemoryNode*>, StringHash, std::equal_to<>>;
   // A soft-purge candidate: where the object was and which object it was.
   struct Marked {
     std::string key;
@@ -162,6 +142,7 @@ class MemoryShard {
   void evict_until_fits(MemoryNode* protect, Graveyard& dead, std::uint64_t& evicted);
   void evict_from_small(MemoryNode* n, Graveyard& dead, std::uint64_t& evicted);
   void evict_from_main(MemoryNode* n, Graveyard& dead, std::uint64_t& evicted);
+  MemoryNode* find_variant(std::string_view key, std::string_view vary_key) const;
   // Unlinks n from its queue, the tag index and the index, and moves it to dead.
   void remove(MemoryNode* n, Graveyard& dead);
   // Removes every variant stored under key; returns how many.
@@ -169,6 +150,7 @@ class MemoryShard {
   void replace_object(MemoryNode* n, ObjectPtr obj, std::uint64_t charge, Graveyard& dead);
   void add_tags(MemoryNode* n);
   void remove_tags(MemoryNode* n);
+  std::vector<MemoryNode*> variants_of(std::string_view key) const;
   std::vector<MemoryNode*> nodes_with_prefix(std::string_view prefix) const;
   std::vector<MemoryNode*> nodes_with_tag(std::string_view tag) const;
   std::uint64_t soft_purge_nodes(const std::function<std::vector<MemoryNode*>()>& select,
@@ -179,12 +161,11 @@ class MemoryShard {
   const EvictionPolicy policy_;
 
   mutable std::shared_mutex mu_;
-  Index index_;
+  MemoryIndex index_;  // owns the nodes
   TagIndex tags_;
   MemoryNodeList small_;  // S3-FIFO's S; empty under LRU
   MemoryNodeList main_;   // S3-FIFO's M; the LRU list under LRU (head = most recent)
   MemoryGhostSet ghost_;
-  std::uint64_t objects_ = 0;
 
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> misses_{0};

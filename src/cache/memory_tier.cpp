@@ -77,7 +77,7 @@ std::vector<ObjectPtr> MemoryTier::lookup(std::string_view primary_key) {
   return out;
 }
 
-InsertResult MemoryTier::insert(std::string primary_key, ObjectPtr obj) {
+InsertResult MemoryTier::insert(std::string_view primary_key, ObjectPtr obj) {
   if (obj == nullptr || !body_in_memory(*obj)) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     return InsertResult{InsertOutcome::NoBody, 0, 0};
@@ -88,7 +88,7 @@ InsertResult MemoryTier::insert(std::string primary_key, ObjectPtr obj) {
     return InsertResult{InsertOutcome::TooLarge, charge, 0};
   }
   MemoryShard& shard = shard_for(primary_key);
-  return shard.insert(std::move(primary_key), std::move(obj), charge);
+  return shard.insert(primary_key, std::move(obj), charge);
 }
 
 std::uint64_t MemoryTier::erase(std::string_view primary_key) {

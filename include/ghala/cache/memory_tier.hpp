@@ -108,7 +108,7 @@ class MemoryTier {
 
   // Stores obj under primary_key, replacing the variant with the same vary_key, and evicts until
   // the tier is within max_bytes. The object must hold its whole body in chunks.
-  InsertResult insert(std::string primary_key, ObjectPtr obj);
+  InsertResult insert(std::string_view primary_key, ObjectPtr obj);
 
   // Hard purge: removes objects and returns how many. erase_prefix scans every key (an admin
   // operation); erase_tag uses the tag index (StoredObject::tags).
@@ -148,10 +148,11 @@ class MemoryTier {
 // Fixed costs charged per object (beyond its key, header and body bytes), measured with
 // bench/cache_memory_overhead.cpp (docs/caching.md). They are charges, not sizeofs: they include
 // allocator rounding, the index and the ghost entry each resident object may leave behind.
-inline constexpr std::uint64_t kMemoryObjectOverhead = 448;  // node, index, StoredObject, ghost,
-                                                             // the header block's malloc rounding
-inline constexpr std::uint64_t kMemoryChunkOverhead = 48;    // vector slot, malloc rounding
-inline constexpr std::uint64_t kMemoryTagOverhead = 96;      // one tag and its index entry
+// kMemoryObjectOverhead: the node (key inline) and its malloc rounding, its bucket slot, the
+// StoredObject with its control block, the ghost entry, the header block's malloc rounding.
+inline constexpr std::uint64_t kMemoryObjectOverhead = 376;
+inline constexpr std::uint64_t kMemoryChunkOverhead = 48;  // vector slot, malloc rounding
+inline constexpr std::uint64_t kMemoryTagOverhead = 96;    // one tag and its index entry
 
 // What the tier charges for storing obj under primary_key.
 std::uint64_t memory_charge(std::string_view primary_key, const StoredObject& obj) noexcept;
