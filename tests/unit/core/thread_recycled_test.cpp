@@ -49,3 +49,18 @@ TEST_CASE("another thread does not get this thread's blocks") {
   CHECK(static_cast<void*>(c) == where);
   delete c;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+TEST_CASE("under AddressSanitizer a kept block is poisoned until it is reused") {
+  auto* a = new Big;
+  void* where = a;
+  delete a;
+  CHECK(__asan_address_is_poisoned(where));
+  auto* b = new Big;
+  CHECK(static_cast<void*>(b) == where);
+  CHECK_FALSE(__asan_address_is_poisoned(b));
+  delete b;
+}
+#endif
