@@ -18,23 +18,24 @@ constexpr auto kTokenTable = make_token_table();
 
 }  // namespace
 
+// Makes view point into own, copying what it points to elsewhere (the buffer being parsed).
+void detail::FieldSpans::own(std::string_view& view, std::string& storage) {
+  if (view.data() == storage.data()) return;
+  storage.assign(view);
+  view = storage;
+}
+
 // A further span of a name or value that already has bytes.
-void detail::FieldSpans::gather(std::string_view& view, std::string& own, const char* at,
+void detail::FieldSpans::gather(std::string_view& view, std::string& storage, const char* at,
                                 std::size_t len) {
-  if (view.data() != own.data()) own.assign(view);
-  own.append(at, len);
-  view = own;
+  own(view, storage);
+  storage.append(at, len);
+  view = storage;
 }
 
 void detail::FieldSpans::detach() {
-  if (!name_.empty() && name_.data() != own_name_.data()) {
-    own_name_.assign(name_);
-    name_ = own_name_;
-  }
-  if (!value_.empty() && value_.data() != own_value_.data()) {
-    own_value_.assign(value_);
-    value_ = own_value_;
-  }
+  if (!name_.empty()) own(name_, own_name_);
+  if (!value_.empty()) own(value_, own_value_);
 }
 
 namespace {

@@ -88,7 +88,8 @@ class FieldSpans {
   }
 
  private:
-  static void gather(std::string_view& view, std::string& own, const char* at, std::size_t len);
+  static void own(std::string_view& view, std::string& storage);
+  static void gather(std::string_view& view, std::string& storage, const char* at, std::size_t len);
   std::string_view name_;
   std::string_view value_;
   std::string own_name_;
