@@ -24,9 +24,11 @@ bool protected_from_connection(std::string_view name) noexcept {
   return iequals(name, "Host") || iequals(name, "Content-Length");
 }
 
+}  // namespace
+
 // Every field of every message passes here twice: the length picks the one or two names to
 // compare with, and most lengths match none.
-constexpr bool hop_by_hop_name(std::string_view name) noexcept {
+bool is_hop_by_hop(std::string_view name) noexcept {
   switch (name.size()) {
     case 2:
       return iequals(name, "TE");
@@ -47,12 +49,6 @@ constexpr bool hop_by_hop_name(std::string_view name) noexcept {
     default:
       return false;
   }
-}
-
-}  // namespace
-
-bool is_hop_by_hop(std::string_view name) noexcept {
-  return hop_by_hop_name(name);
 }
 
 void strip_hop_by_hop(HeaderMap& headers) {
