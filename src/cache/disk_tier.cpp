@@ -327,6 +327,12 @@ bool drop_object(DiskTier::Impl& t, std::string_view primary_key, const StoredOb
 
 Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObject& object,
                                    std::uint32_t index, const View* view) {
+  return read_chunk_with(primary_key, object, index, view, &Chunk::copy_of);
+}
+
+Result<Chunk> DiskTier::read_chunk_with(std::string_view primary_key, const StoredObject& object,
+                                        std::uint32_t index, const View* view,
+                                        Chunk (*copy)(std::string_view)) {
   if (auto ok = check_key(primary_key, "primary key"); !ok) return ok.error();
   if (index >= object.chunk_count || object.chunk_size == 0) {
     return invalid("chunk index " + std::to_string(index) + " out of range");
@@ -355,7 +361,7 @@ Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObj
     return t.corrupt_error(payload.error().message);
   }
   if (index == 0) t.mark_referenced(object.id);
-  return Chunk::copy_of(payload.value());
+  return copy(payload.value());
 }
 
 Result<std::vector<Chunk>> DiskTier::read_body(std::string_view primary_key,
@@ -363,7 +369,7 @@ Result<std::vector<Chunk>> DiskTier::read_body(std::string_view primary_key,
   std::vector<Chunk> body;
   body.reserve(object.chunk_count);
   for (std::uint32_t i = 0; i < object.chunk_count; ++i) {
-    auto c = read_chunk(primary_key, object, i, view);
+    auto c = read_chunk_with(primary_key, object, i, view, &Chunk::copy_sendable);
     if (!c.ok()) return c.error();
     body.push_back(std::move(c).value());
   }

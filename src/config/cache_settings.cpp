@@ -15,7 +15,7 @@ namespace {
 constexpr std::array<std::string_view, 9> kKeys{
     "memory",          "disk",         "max_object_size", "heuristic", "client_directives",
     "targeted_fields", "lock_timeout", "hit_for_pass",    "purge"};
-constexpr std::array<std::string_view, 1> kMemoryKeys{"max_size"};
+constexpr std::array<std::string_view, 2> kMemoryKeys{"max_size", "sendfile_min_size"};
 constexpr std::array<std::string_view, 2> kDiskKeys{"path", "max_size"};
 constexpr std::array<std::string_view, 2> kHeuristicKeys{"percent", "max"};
 constexpr std::array<std::string_view, 2> kPurgeKeys{"token", "token_env"};
@@ -26,6 +26,9 @@ void read_memory(LoadContext& ctx, const Field& f, CacheSettings& c) {
   MapView m(f, kMemoryKeys, ctx.diag);
   if (const Field* x = m.find("max_size")) {
     read_size(*x, ctx.diag, 1ull << 20, kMaxStorage, c.memory_max_size);
+  }
+  if (const Field* x = m.find("sendfile_min_size")) {
+    read_size(*x, ctx.diag, 0, kMaxStorage, c.memory_sendfile_min);
   }
 }
 

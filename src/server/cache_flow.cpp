@@ -104,21 +104,26 @@ std::vector<std::string> omitted_by(const cache::ResponseDirectives& d) {
 
 // Pieces relayed by a leader are stored as they came (waiters already hold them), and a body
 // buffered without one in kChunkBytes chunks. When the object is complete:
-// - a body of at most kOneChunkMax becomes one chunk, so that a hit is one writev (head and
+// - a body of at most kOneChunkMax becomes one chunk, so that a hit is one write (head and
 //   body) rather than one write per piece: a 100 KiB image relayed in three reads cost three
 //   write calls per hit;
 // - a larger body whose pieces are small on average (a slow origin trickles) is cut again into
-//   kChunkBytes chunks, so the stored object does not pay a chunk's overhead per trickle.
+//   kChunkBytes chunks, so the stored object does not pay a chunk's overhead per trickle;
+// - every chunk of at least `cache.memory.sendfile_min_size` goes to the body arena, from where
+//   hits send it with sendfile (core/body_arena.hpp).
 constexpr std::size_t kOneChunkMax = 256 * 1024;
 
 std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces) {
-  if (pieces.size() <= 1) return pieces;
   std::size_t total = 0;
   for (const auto& p : pieces) total += p.size();
   std::size_t target = kChunkBytes;
   if (total <= kOneChunkMax) {
     target = total;
   } else if (total / pieces.size() >= kChunkBytes / 4) {
+    target = 0;  // the pieces stay as they are
+  }
+  if (pieces.size() <= 1 || target == 0) {
+    for (auto& p : pieces) p = cache::Chunk::sendable(std::move(p));
     return pieces;
   }
   std::vector<cache::Chunk> out;
@@ -131,12 +136,12 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces) {
       chunk.append(v.substr(0, n));
       v.remove_prefix(n);
       if (chunk.size() == target) {
-        out.push_back(cache::Chunk::copy_of(chunk));
+        out.push_back(cache::Chunk::copy_sendable(chunk));
         chunk.clear();
       }
     }
   }
-  if (!chunk.empty()) out.push_back(cache::Chunk::copy_of(chunk));
+  if (!chunk.empty()) out.push_back(cache::Chunk::copy_sendable(chunk));
   return out;
 }
 

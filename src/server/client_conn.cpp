@@ -318,9 +318,9 @@ void ClientConn::continue_after_exchange() {
 // Writing
 
 void ClientConn::write(std::string text, BlockRef body, std::string_view suffix,
-                       SharedBytes shared) {
+                       SharedSlice shared) {
   if (closing_) return;
-  bytes_out_ += text.size() + body.view().size() + suffix.size() + shared.size();
+  bytes_out_ += text.size() + body.view().size() + suffix.size() + shared.length;
   std::size_t now = 0;
   auto outcome = stream_write(
       reinterpret_cast<uv_stream_t*>(&tcp_), std::move(text), std::move(body), suffix, this,

@@ -42,7 +42,7 @@ class ClientConn final : private http::MessageSink {
 
   // Used by the exchange.
   void write(std::string text, BlockRef body = {}, std::string_view suffix = {},
-             SharedBytes shared = nullptr);
+             SharedSlice shared = {});
   std::size_t queued_bytes() const;
   bool write_blocked() const { return queued_bytes() > kHighWater; }
   void pause_reading();  // request-body backpressure

@@ -647,8 +647,8 @@ void Exchange::send_hit_head(const cache::StoredObject& object, std::string_view
   response_body_allowed_ = body_follows;
 }
 
-// Body chunks shared with the cache are queued by reference; for a range only the partial first
-// and last chunks are copied. Stops early when the client goes away (response_done_).
+// Body chunks shared with the cache are queued by reference, a range's partial first and last
+// chunks as slices of them. Stops early when the client goes away (response_done_).
 void Exchange::send_hit_body(const cache::StoredObject& object, http::ByteRange range) {
   std::uint64_t skip = range.offset;
   std::uint64_t left = range.length;
@@ -659,11 +659,7 @@ void Exchange::send_hit_body(const cache::StoredObject& object, http::ByteRange 
       continue;
     }
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size() - skip, left));
-    if (skip == 0 && n == chunk.size()) {
-      send_to_client({}, {}, {}, chunk);
-    } else {
-      send_to_client(std::string(chunk.view().substr(static_cast<std::size_t>(skip), n)));
-    }
+    send_to_client({}, {}, {}, SharedSlice(chunk, static_cast<std::size_t>(skip), n));
     skip = 0;
     left -= n;
     if (response_done_) return;
@@ -944,15 +940,11 @@ void Exchange::on_client_writable() {
   if (disk_reader_ && !disk_reader_->busy() && !response_done_) disk_reader_->read_next();
 }
 
-// A piece of a disk-backed body. Whole chunks are queued by reference; a range's partial first
-// and last chunks are copied. The next chunk is read once the client can take more.
+// A piece of a disk-backed body, queued by reference (a range's partial first and last chunks as
+// slices). The next chunk is read once the client can take more.
 void Exchange::on_disk_body(cache::Chunk chunk, std::size_t offset, std::size_t length, bool last) {
   if (response_done_) return;
-  if (offset == 0 && length == chunk.size()) {
-    send_to_client({}, {}, {}, std::move(chunk));
-  } else {
-    send_to_client(std::string(chunk.view().substr(offset, length)));
-  }
+  send_to_client({}, {}, {}, SharedSlice(std::move(chunk), offset, length));
   if (response_done_) return;  // the write failed and ended this exchange
   if (last) {
     finish(keep_alive_);
@@ -1118,7 +1110,7 @@ void Exchange::drop_upstream(bool reusable) {
 }
 
 void Exchange::send_to_client(std::string text, BlockRef body, std::string_view suffix,
-                              SharedBytes shared) {
+                              SharedSlice shared) {
   if (!out_head_.empty()) {
     std::string joined = std::move(out_head_);
     out_head_.clear();

@@ -137,7 +137,7 @@ class Exchange final : public upstream::UpstreamListener,
                       const http::HeaderMap* extra = nullptr);
   // Writes to the client, prefixed with the response head if it has not left yet.
   void send_to_client(std::string text, BlockRef body = {}, std::string_view suffix = {},
-                      SharedBytes shared = nullptr);
+                      SharedSlice shared = {});
   void finish(bool keep_alive);
   void abort(const char* why);
   void log();

@@ -1,5 +1,7 @@
 #include "server/snapshot.hpp"
 
+#include "ghala/core/body_arena.hpp"
+
 namespace ghala::server {
 
 namespace {
@@ -85,6 +87,8 @@ Result<SnapshotPtr> build_snapshot(config::ConfigPtr config, const Snapshot* pre
   snap->limits.max_header_bytes = cfg.limits.max_header_bytes;
   snap->limits.max_headers = cfg.limits.max_headers;
   snap->limits.max_body = cfg.limits.max_request_body;
+  // The body arena is process-wide: the config loaded last decides what new objects put in it.
+  BodyArena::shared().set_min_bytes(static_cast<std::size_t>(cfg.cache.memory_sendfile_min));
   snap->config = std::move(config);
   return SnapshotPtr(std::move(snap));
 }

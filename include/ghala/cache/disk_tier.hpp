@@ -92,7 +92,8 @@ class DiskTier {
   // the body short.
   Result<Chunk> read_chunk(std::string_view primary_key, const StoredObject& object,
                            std::uint32_t index, const View* view = nullptr);
-  // The whole body, every chunk checked, for objects small enough to hold in memory.
+  // The whole body, every chunk checked, for objects small enough to hold in memory: its large
+  // chunks in the body arena (SharedBytes::copy_sendable), since it goes to the memory tier.
   Result<std::vector<Chunk>> read_body(std::string_view primary_key, const StoredObject& object,
                                        const View* view = nullptr);
 
@@ -124,6 +125,9 @@ class DiskTier {
 
  private:
   explicit DiskTier(std::unique_ptr<Impl> impl);
+  Result<Chunk> read_chunk_with(std::string_view primary_key, const StoredObject& object,
+                                std::uint32_t index, const View* view,
+                                Chunk (*copy)(std::string_view));
   std::unique_ptr<Impl> impl_;
 };
 

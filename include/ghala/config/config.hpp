@@ -73,6 +73,8 @@ struct DiskTier {
 // per-route behaviour is in the cache rules (cache_rules.hpp).
 struct CacheSettings {
   std::uint64_t memory_max_size = 512ull << 20;  // bytes held by the memory tier
+  // Stored bodies at least this large are kept in memory files and sent with sendfile; 0: none.
+  std::uint64_t memory_sendfile_min = 16 * 1024;
   std::optional<DiskTier> disk;
   std::uint64_t max_object_size = 256ull << 20;  // larger bodies are passed, not stored
   std::int64_t heuristic_percent = 10;           // RFC 9111 §4.2.2, of (Date - Last-Modified)

@@ -23,6 +23,7 @@ TEST_CASE("without a cache section the documented defaults apply") {
   const LoadResult r = load(kMinimalYaml);
   const CacheSettings& c = loaded(r).cache;
   CHECK(c.memory_max_size == 512ull << 20);
+  CHECK(c.memory_sendfile_min == 16 * 1024);
   CHECK_FALSE(c.disk);
   CHECK(c.max_object_size == 256ull << 20);
   CHECK(c.heuristic_percent == 10);
@@ -39,7 +40,7 @@ TEST_CASE("every cache setting is read") {
   dir.mkdir("var");
   const std::string yaml = std::string(kMinimalYaml) + R"(admin: {listen: 127.0.0.1:9145}
 cache:
-  memory: {max_size: 1GiB}
+  memory: {max_size: 1GiB, sendfile_min_size: 0}
   disk: {path: var/cache, max_size: 20GiB}
   max_object_size: 2GiB
   heuristic: {percent: 20, max: 1h}
@@ -52,6 +53,7 @@ cache:
   const LoadResult r = load(yaml, dir.path());
   const CacheSettings& c = loaded(r).cache;
   CHECK(c.memory_max_size == 1ull << 30);
+  CHECK(c.memory_sendfile_min == 0);
   REQUIRE(c.disk);
   CHECK(c.disk->path == dir.path() + "/var/cache");
   CHECK(c.disk->max_size == 20ull << 30);
@@ -89,6 +91,7 @@ TEST_CASE("cache setting errors are located and explained") {
   CHECK_LOAD_ERROR(with_cache("  memory: {max_sise: 1GiB}\n"), 12,
                    "unknown key 'max_sise' (did you mean 'max_size'?)");
   CHECK_LOAD_ERROR(with_cache("  memory: 1GiB\n"), 12, "memory: expected a map");
+  CHECK_LOAD_ERROR(with_cache("  memory: {sendfile_min_size: lots}\n"), 12, "sendfile_min_size:");
   CHECK_LOAD_ERROR(with_cache("  disk: {max_size: 1GiB}\n"), 12, "disk: needs a 'path'");
   CHECK_LOAD_ERROR(with_cache("  disk: {path: \"\"}\n"), 12, "disk.path: empty path");
   CHECK_LOAD_ERROR(with_cache("  disk: {path: /nonexistent-ghala/cache}\n"), 12,

@@ -1,0 +1,187 @@
+#include "ghala/core/body_arena.hpp"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "ghala/core/log.hpp"
+
+namespace ghala {
+
+namespace {
+std::uint64_t round_to_pages(std::uint64_t n) {
+  return (n + BodyArena::kPageBytes - 1) / BodyArena::kPageBytes * BodyArena::kPageBytes;
+}
+}  // namespace
+
+BodyArena::BodyArena(std::uint64_t segment_bytes)
+    : segment_bytes_(round_to_pages(segment_bytes == 0 ? kPageBytes : segment_bytes)) {}
+
+BodyArena::~BodyArena() {
+  for (auto& s : segments_) {
+    if (s) close_segment(*s);
+  }
+}
+
+BodyArena& BodyArena::shared() {
+  // Never destroyed: cached objects (and their extents) may outlive static destruction order.
+  static auto* arena = new BodyArena();
+  return *arena;
+}
+
+BodyArena::Segment* BodyArena::open_segment() noexcept {
+  if (unsupported_) return nullptr;
+  const int fd = ::memfd_create("ghala-bodies", MFD_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOSYS || errno == EPERM || errno == EINVAL) {
+      unsupported_ = true;
+      log_warn(std::string("body arena: memfd_create failed (") + std::strerror(errno) +
+               "); cached bodies are sent by copying");
+    }
+    return nullptr;
+  }
+  if (::ftruncate(fd, static_cast<off_t>(segment_bytes_)) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  void* base = ::mmap(nullptr, segment_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) {
+    ::close(fd);
+    return nullptr;
+  }
+  auto seg = std::make_unique<Segment>();
+  seg->fd = fd;
+  seg->base = static_cast<char*>(base);
+  seg->free_by_offset.emplace(0, segment_bytes_);
+  seg->free_by_length.emplace(segment_bytes_, 0);
+  for (auto& slot : segments_) {
+    if (!slot) {
+      slot = std::move(seg);
+      return slot.get();
+    }
+  }
+  segments_.push_back(std::move(seg));
+  return segments_.back().get();
+}
+
+void BodyArena::close_segment(Segment& s) noexcept {
+  if (s.base) ::munmap(s.base, segment_bytes_);
+  if (s.fd >= 0) ::close(s.fd);
+  s.base = nullptr;
+  s.fd = -1;
+}
+
+void BodyArena::take(Segment& s, std::uint64_t offset, std::uint64_t length, std::uint64_t want) {
+  s.free_by_length.erase({length, offset});
+  s.free_by_offset.erase(offset);
+  if (length > want) {
+    s.free_by_offset.emplace(offset + want, length - want);
+    s.free_by_length.emplace(length - want, offset + want);
+  }
+  s.used += want;
+  ++s.extents;
+}
+
+void BodyArena::give(Segment& s, std::uint64_t offset, std::uint64_t length) {
+  s.used -= length;
+  --s.extents;
+  auto next = s.free_by_offset.lower_bound(offset);
+  if (next != s.free_by_offset.end() && offset + length == next->first) {
+    length += next->second;
+    s.free_by_length.erase({next->second, next->first});
+    next = s.free_by_offset.erase(next);
+  }
+  if (next != s.free_by_offset.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == offset) {
+      s.free_by_length.erase({prev->second, prev->first});
+      offset = prev->first;
+      length += prev->second;
+      s.free_by_offset.erase(prev);
+    }
+  }
+  s.free_by_offset.emplace(offset, length);
+  s.free_by_length.emplace(length, offset);
+}
+
+std::optional<BodyArena::Extent> BodyArena::allocate(std::size_t size) noexcept {
+  if (size == 0 || size > segment_bytes_) return std::nullopt;
+  const std::uint64_t want = round_to_pages(size);
+  try {
+    std::lock_guard lock(mu_);
+    Segment* chosen = nullptr;
+    std::pair<std::uint64_t, std::uint64_t> fit;
+    for (auto& s : segments_) {
+      if (!s) continue;
+      auto it = s->free_by_length.lower_bound({want, 0});
+      if (it == s->free_by_length.end()) continue;
+      if (!chosen || it->first < fit.first) {
+        chosen = s.get();
+        fit = *it;
+        if (fit.first == want) break;
+      }
+    }
+    if (!chosen) {
+      chosen = open_segment();
+      if (!chosen) return std::nullopt;
+      fit = {segment_bytes_, 0};
+    }
+    take(*chosen, fit.second, fit.first, want);
+    std::uint32_t index = 0;
+    while (segments_[index].get() != chosen) ++index;
+    return Extent{chosen->base + fit.second, chosen->fd, fit.second, want, index};
+  } catch (const std::bad_alloc&) {
+    return std::nullopt;
+  }
+}
+
+void BodyArena::release(const Extent& e) noexcept {
+  Segment* s = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    s = segments_[e.segment].get();
+  }
+  // Before the range can be handed out again: the file lets go of its pages, which sockets may
+  // still hold (see the header). Outside the lock: it is a system call per freed object.
+  ::fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(e.offset),
+              static_cast<off_t>(e.length));
+  std::lock_guard lock(mu_);
+  try {
+    give(*s, e.offset, e.length);
+  } catch (const std::bad_alloc&) {
+    // The range is lost to reuse (its pages are already freed): a leak of address space only.
+    return;
+  }
+  if (s->extents != 0) return;
+  std::size_t open = 0;
+  for (const auto& seg : segments_) open += seg ? 1 : 0;
+  if (open > 1) {  // keep one empty segment for the next object, release the others
+    close_segment(*s);
+    segments_[e.segment].reset();
+  }
+}
+
+BodyArena::Stats BodyArena::stats() const {
+  std::lock_guard lock(mu_);
+  Stats st;
+  for (const auto& s : segments_) {
+    if (!s) continue;
+    ++st.segments;
+    st.reserved_bytes += segment_bytes_;
+    st.used_bytes += s->used;
+    st.extents += s->extents;
+  }
+  return st;
+}
+
+bool BodyArena::available() const {
+  std::lock_guard lock(mu_);
+  return !unsupported_;
+}
+
+}  // namespace ghala
