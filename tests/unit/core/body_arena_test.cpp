@@ -1,8 +1,6 @@
 #include "ghala/core/body_arena.hpp"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,10 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "../tcp_pair.hpp"
 #include "ghala/core/shared_bytes.hpp"
 
 using ghala::BodyArena;
 using ghala::SharedBytes;
+
+using ghala::testing::tcp_pair;
 
 namespace {
 constexpr std::uint64_t kPage = BodyArena::kPageBytes;
@@ -27,24 +28,6 @@ long blocks_of(int fd) {
   return static_cast<long>(st.st_blocks);
 }
 
-// A connected TCP pair on 127.0.0.1: {sender, receiver}.
-std::pair<int, int> tcp_pair() {
-  const int lis = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(lis >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(lis, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(lis, 1) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(lis, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  const int out = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(connect(out, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  const int in = accept(lis, nullptr, nullptr);
-  REQUIRE(in >= 0);
-  close(lis);
-  return {out, in};
-}
 }  // namespace
 
 TEST_CASE("body arena hands out page-rounded, disjoint, writable extents") {

@@ -1,8 +1,6 @@
 #include "ghala/core/stream_write.hpp"
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -11,28 +9,13 @@
 #include <string>
 #include <thread>
 
+#include "../tcp_pair.hpp"
+
 using namespace ghala;
 
-namespace {
+using ghala::testing::tcp_pair;
 
-// A connected TCP pair on 127.0.0.1: {sender, receiver}.
-std::pair<int, int> tcp_pair() {
-  const int lis = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(lis >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(lis, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(listen(lis, 1) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(lis, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  const int out = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(connect(out, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  const int in = accept(lis, nullptr, nullptr);
-  REQUIRE(in >= 0);
-  close(lis);
-  return {out, in};
-}
+namespace {
 
 std::string read_exactly(int fd, std::size_t n) {
   std::string got;
