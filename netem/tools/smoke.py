@@ -5,6 +5,11 @@
 ghala edge. Passes only if the run is valid (no TUN overrun, emulator lag within bound), the
 observed RTT and up/down rates are within 10 % of the profile, and every page loaded. Exits 77
 (meson's SKIP) with the reason when the machine cannot run it (not root, no TUN, no netns).
+
+An invalid run measured the host, not the link: another process held the CPU long enough for
+the emulator to fall behind (on a shared 2-core machine this happens without any fault in
+ghala or the harness). Such a run is repeated, up to ATTEMPTS in all; the test fails if no run
+is valid, and at once when a valid run misses a check.
 """
 import argparse
 import json
@@ -17,6 +22,7 @@ import run  # noqa: E402
 import topology  # noqa: E402
 
 TOLERANCE = 0.10
+ATTEMPTS = 3
 
 
 def main():
@@ -27,20 +33,32 @@ def main():
     if why:
         print(f"SKIP: netem smoke test cannot run here: {why}")
         return 77
-    out = tempfile.mkdtemp(prefix="netem-smoke-", dir=os.path.join(a.build_dir, "netem"))
+    for attempt in range(1, ATTEMPTS + 1):
+        invalid, failures = one_run(a.build_dir)
+        if not invalid:
+            break
+        print(f"attempt {attempt}/{ATTEMPTS} invalid (the host, not the link): "
+              f"{'; '.join(invalid)}")
+    for f_ in invalid + failures:
+        print("FAIL:", f_)
+    return 1 if invalid or failures else 0
+
+
+def one_run(build_dir):
+    """One smoke run: (reasons it is invalid, failed checks of a valid run)."""
+    out = tempfile.mkdtemp(prefix="netem-smoke-", dir=os.path.join(build_dir, "netem"))
     rc = run.main(["3g", "--users", "20", "--duration", "20", "--ramp", "5", "--think", "1",
-                   "--scenario", "warm", "--page", "news", "--build-dir", a.build_dir, "--no-build",
+                   "--scenario", "warm", "--page", "news", "--build-dir", build_dir, "--no-build",
                    "--out", out])
     if rc != 0:
-        print(f"FAIL: netem/run exited {rc}")
-        return 1
+        return [], [f"netem/run exited {rc}"]
     with open(os.path.join(out, "result.json")) as f:
         doc = json.load(f)
-    failures = []
+    invalid, failures = [], []
     for s in doc["scenarios"]:
         name = s["scenario"]
         if not s["valid"]:
-            failures.append(f"{name}: invalid run: {'; '.join(s['invalid_reasons'])}")
+            invalid.append(f"{name}: invalid run: {'; '.join(s['invalid_reasons'])}")
         for key in ("rtt_error", "rate_error_down", "rate_error_up"):
             err = s["checks"][key]
             if err is None or abs(err) > TOLERANCE:
@@ -53,10 +71,9 @@ def main():
               f"lag p99 {s['emulator']['lag_us']['p99']} us, write lag p99 "
               f"{s['emulator']['write_lag_us']['p99']} us")
     print(open(os.path.join(out, "report.md")).read())
-    for f_ in failures:
-        print("FAIL:", f_)
-    return 1 if failures else 0
-
+    if invalid:
+        return invalid, []  # the checks of an invalid run say nothing about the link
+    return [], failures
 
 if __name__ == "__main__":
     sys.exit(main())
