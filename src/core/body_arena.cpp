@@ -172,16 +172,10 @@ BodyArena::Stats BodyArena::stats() const {
   for (const auto& s : segments_) {
     if (!s) continue;
     ++st.segments;
-    st.reserved_bytes += segment_bytes_;
     st.used_bytes += s->used;
     st.extents += s->extents;
   }
   return st;
-}
-
-bool BodyArena::available() const {
-  std::lock_guard lock(mu_);
-  return !unsupported_;
 }
 
 }  // namespace ghala

@@ -721,7 +721,9 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
     disk_write_.reset();
   } else if (storing_ && pending_) {
     if (!chunk_.empty()) {
-      pending_->chunks.push_back(cache::Chunk::copy_of(chunk_));
+      // The whole body in one piece goes straight where recut would copy it again.
+      pending_->chunks.push_back(pending_->chunks.empty() ? cache::Chunk::copy_sendable(chunk_)
+                                                          : cache::Chunk::copy_of(chunk_));
       chunk_ = std::string();
     }
     pending_->chunks = recut(std::move(pending_->chunks));

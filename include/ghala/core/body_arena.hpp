@@ -36,8 +36,7 @@ class BodyArena {
   using Extent = BodyExtent;
   struct Stats {
     std::size_t segments = 0;
-    std::uint64_t reserved_bytes = 0;  // size of all segments (address space, not memory)
-    std::uint64_t used_bytes = 0;      // in extents handed out (pages rounded up)
+    std::uint64_t used_bytes = 0;  // in extents handed out (pages rounded up)
     std::size_t extents = 0;
   };
 
@@ -64,7 +63,6 @@ class BodyArena {
   void release(const Extent& extent) noexcept;
 
   Stats stats() const;
-  bool available() const;
 
   // Bodies of at least this many bytes are put in the arena by SharedBytes::copy_sendable;
   // 0: none. Set from the config each time one is loaded.
