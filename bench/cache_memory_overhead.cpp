@@ -2,7 +2,8 @@
 // its hit ratio under S3-FIFO and LRU on Zipf traces. Results and the command are in
 // docs/caching.md ("Memory tier").
 //
-//   cache_memory_overhead overhead   heap per object from mallinfo2() deltas (glibc malloc)
+//   cache_memory_overhead overhead   heap per object from mallinfo2() deltas (glibc malloc), and
+//                                    for bodies in the body arena its bytes in use as well
 //   cache_memory_overhead zipf       hit ratios, 1M requests over 100k keys, mixed sizes
 //
 // Built by meson (bench/meson.build): build/bench/cache_memory_overhead.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "ghala/cache/memory_tier.hpp"
+#include "ghala/core/body_arena.hpp"
 
 namespace {
 
@@ -37,8 +39,11 @@ std::string url(std::size_t i) {
   return buf;
 }
 
-// A typical image response as stored: 8 fields, no Vary, one body chunk.
-std::shared_ptr<StoredObject> typical_object(std::size_t i, std::size_t body, int tags) {
+// A typical image response as stored: 8 fields, no Vary, one body chunk; or (`sendable`) the
+// body as the cache keeps one of at least cache.memory.sendfile_min_size: a heap lead and whole
+// pages in the body arena.
+std::shared_ptr<StoredObject> typical_object(std::size_t i, std::size_t body, int tags,
+                                             bool sendable = false) {
   auto o = std::make_shared<StoredObject>();
   o->id = i;
   ghala::http::HeaderMap fields;  // as the response parser leaves them
@@ -52,7 +57,11 @@ std::shared_ptr<StoredObject> typical_object(std::size_t i, std::size_t body, in
   fields.add("server", "origin");
   o->headers = *ghala::http::FrozenHeaders::freeze(fields);  // as the cache stores them
   for (int t = 0; t < tags; ++t) o->tags.push_back("product-" + std::to_string(i % 1000 + t));
-  o->chunks.push_back(ghala::cache::Chunk::copy_of(std::string(body, 'x')));
+  if (sendable) {
+    ghala::cache::Chunk::append_sendable(o->chunks, std::string(body, 'x'));
+  } else {
+    o->chunks.push_back(ghala::cache::Chunk::copy_of(std::string(body, 'x')));
+  }
   o->body_size = body;
   return o;
 }
@@ -114,6 +123,38 @@ void overhead_with_ghost(std::size_t n, std::size_t body) {
       "%.1f B (incl. its ghost share), charged %.1f B\n",
       static_cast<unsigned long long>(s.objects), static_cast<unsigned long long>(s.ghost_entries),
       real, double(s.bytes) / double(s.objects));
+}
+
+// Bodies of 16 to 20 KiB in the body arena, their lengths spread over every remainder modulo a
+// page: heap and arena bytes per object beyond the raw header and body bytes.
+void overhead_arena(std::size_t n) {
+  auto& arena = ghala::BodyArena::shared();
+  const std::size_t h0 = heap_in_use();
+  const std::uint64_t a0 = arena.stats().used_bytes;
+  std::vector<ObjectPtr> objects;
+  objects.reserve(n);
+  const std::size_t h_vec = heap_in_use();
+  double raw = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t body = 16 * 1024 + (i * 2654435761u) % 4096;
+    objects.push_back(typical_object(i, body, 0, true));
+    raw += double(body) + double(raw_header_bytes(*objects.back()));
+  }
+  const std::size_t h1 = heap_in_use();
+  const std::uint64_t a1 = arena.stats().used_bytes;
+  std::size_t tier_heap = 0;
+  {
+    MemoryTier tier({.max_bytes = std::uint64_t{8} << 30, .shards = 16});
+    for (std::size_t i = 0; i < n; ++i) tier.insert(url(i), objects[i]);
+    tier_heap = heap_in_use() - h1;
+  }
+  const double heap = double(h1 - h_vec + tier_heap);
+  const double beyond = (heap + double(a1 - a0) - raw) / double(n);
+  std::printf(
+      "objects %zu, bodies of 16-20 KiB in the body arena (heap lead + whole pages), 0 tags\n"
+      "  heap %.1f B + arena %.1f B per object; beyond raw header and body bytes: %.1f B\n",
+      n, heap / double(n), double(a1 - a0) / double(n), beyond);
+  (void)h0;
 }
 
 class Zipf {
@@ -211,6 +252,7 @@ int main(int argc, char** argv) {
     overhead(100000, 200, 0);
     overhead(100000, 200, 2);
     overhead_with_ghost(200000, 200);
+    overhead_arena(20000);
     return 0;
   }
   if (std::strcmp(mode, "zipf") == 0) {

@@ -327,12 +327,14 @@ bool drop_object(DiskTier::Impl& t, std::string_view primary_key, const StoredOb
 
 Result<Chunk> DiskTier::read_chunk(std::string_view primary_key, const StoredObject& object,
                                    std::uint32_t index, const View* view) {
-  return read_chunk_with(primary_key, object, index, view, &Chunk::copy_of);
+  std::vector<Chunk> out;
+  if (auto r = read_chunk_into(primary_key, object, index, view, false, out); !r) return r.error();
+  return std::move(out.front());
 }
 
-Result<Chunk> DiskTier::read_chunk_with(std::string_view primary_key, const StoredObject& object,
-                                        std::uint32_t index, const View* view,
-                                        Chunk (*copy)(std::string_view)) {
+Status DiskTier::read_chunk_into(std::string_view primary_key, const StoredObject& object,
+                                 std::uint32_t index, const View* view, bool sendable,
+                                 std::vector<Chunk>& out) {
   if (auto ok = check_key(primary_key, "primary key"); !ok) return ok.error();
   if (index >= object.chunk_count || object.chunk_size == 0) {
     return invalid("chunk index " + std::to_string(index) + " out of range");
@@ -361,17 +363,20 @@ Result<Chunk> DiskTier::read_chunk_with(std::string_view primary_key, const Stor
     return t.corrupt_error(payload.error().message);
   }
   if (index == 0) t.mark_referenced(object.id);
-  return copy(payload.value());
+  if (sendable) {
+    Chunk::append_sendable(out, payload.value());
+  } else {
+    out.push_back(Chunk::copy_of(payload.value()));
+  }
+  return Ok{};
 }
 
 Result<std::vector<Chunk>> DiskTier::read_body(std::string_view primary_key,
                                                const StoredObject& object, const View* view) {
   std::vector<Chunk> body;
-  body.reserve(object.chunk_count);
+  body.reserve(object.chunk_count + 1);
   for (std::uint32_t i = 0; i < object.chunk_count; ++i) {
-    auto c = read_chunk_with(primary_key, object, i, view, &Chunk::copy_sendable);
-    if (!c.ok()) return c.error();
-    body.push_back(std::move(c).value());
+    if (auto r = read_chunk_into(primary_key, object, i, view, true, body); !r) return r.error();
   }
   return body;
 }

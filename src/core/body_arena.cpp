@@ -13,18 +13,12 @@
 
 namespace ghala {
 
-namespace {
-std::uint64_t round_to_pages(std::uint64_t n) {
-  return (n + BodyArena::kPageBytes - 1) / BodyArena::kPageBytes * BodyArena::kPageBytes;
-}
-}  // namespace
-
 BodyArena::BodyArena(std::uint64_t segment_bytes)
     : segment_bytes_(round_to_pages(segment_bytes == 0 ? kPageBytes : segment_bytes)) {}
 
 BodyArena::~BodyArena() {
-  for (auto& s : segments_) {
-    if (s) close_segment(*s);
+  for (std::uint32_t i = 0; i < slots_in_use_; ++i) {
+    if (segments_[i]) close_segment(*segments_[i]);
   }
 }
 
@@ -34,8 +28,11 @@ BodyArena& BodyArena::shared() {
   return *arena;
 }
 
-BodyArena::Segment* BodyArena::open_segment() noexcept {
+BodyArena::Segment* BodyArena::open_segment(std::uint32_t* index) noexcept {
   if (unsupported_) return nullptr;
+  std::uint32_t slot = 0;
+  while (slot < slots_in_use_ && segments_[slot]) ++slot;
+  if (slot == kMaxSegments) return nullptr;
   const int fd = ::memfd_create("ghala-bodies", MFD_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOSYS || errno == EPERM || errno == EINVAL) {
@@ -54,19 +51,22 @@ BodyArena::Segment* BodyArena::open_segment() noexcept {
     ::close(fd);
     return nullptr;
   }
-  auto seg = std::make_unique<Segment>();
+  std::unique_ptr<Segment> seg;
+  try {
+    seg = std::make_unique<Segment>();
+    seg->free_by_offset.emplace(0, segment_bytes_);
+    seg->free_by_length.emplace(segment_bytes_, 0);
+  } catch (const std::bad_alloc&) {
+    ::munmap(base, segment_bytes_);
+    ::close(fd);
+    return nullptr;
+  }
   seg->fd = fd;
   seg->base = static_cast<char*>(base);
-  seg->free_by_offset.emplace(0, segment_bytes_);
-  seg->free_by_length.emplace(segment_bytes_, 0);
-  for (auto& slot : segments_) {
-    if (!slot) {
-      slot = std::move(seg);
-      return slot.get();
-    }
-  }
-  segments_.push_back(std::move(seg));
-  return segments_.back().get();
+  segments_[slot] = std::move(seg);
+  if (slot == slots_in_use_) ++slots_in_use_;
+  *index = slot;
+  return segments_[slot].get();
 }
 
 void BodyArena::close_segment(Segment& s) noexcept {
@@ -115,25 +115,26 @@ std::optional<BodyArena::Extent> BodyArena::allocate(std::size_t size) noexcept 
   try {
     std::lock_guard lock(mu_);
     Segment* chosen = nullptr;
+    std::uint32_t index = 0;
     std::pair<std::uint64_t, std::uint64_t> fit;
-    for (auto& s : segments_) {
+    for (std::uint32_t i = 0; i < slots_in_use_; ++i) {
+      Segment* s = segments_[i].get();
       if (!s) continue;
       auto it = s->free_by_length.lower_bound({want, 0});
       if (it == s->free_by_length.end()) continue;
       if (!chosen || it->first < fit.first) {
-        chosen = s.get();
+        chosen = s;
+        index = i;
         fit = *it;
         if (fit.first == want) break;
       }
     }
     if (!chosen) {
-      chosen = open_segment();
+      chosen = open_segment(&index);
       if (!chosen) return std::nullopt;
       fit = {segment_bytes_, 0};
     }
     take(*chosen, fit.second, fit.first, want);
-    std::uint32_t index = 0;
-    while (segments_[index].get() != chosen) ++index;
     return Extent{chosen->base + fit.second, chosen->fd, fit.second, want, index};
   } catch (const std::bad_alloc&) {
     return std::nullopt;
@@ -159,7 +160,7 @@ void BodyArena::release(const Extent& e) noexcept {
   }
   if (s->extents != 0) return;
   std::size_t open = 0;
-  for (const auto& seg : segments_) open += seg ? 1 : 0;
+  for (std::uint32_t i = 0; i < slots_in_use_; ++i) open += segments_[i] ? 1 : 0;
   if (open > 1) {  // keep one empty segment for the next object, release the others
     close_segment(*s);
     segments_[e.segment].reset();
@@ -169,7 +170,8 @@ void BodyArena::release(const Extent& e) noexcept {
 BodyArena::Stats BodyArena::stats() const {
   std::lock_guard lock(mu_);
   Stats st;
-  for (const auto& s : segments_) {
+  for (std::uint32_t i = 0; i < slots_in_use_; ++i) {
+    const Segment* s = segments_[i].get();
     if (!s) continue;
     ++st.segments;
     st.used_bytes += s->used;

@@ -17,20 +17,42 @@ SharedBytes SharedBytes::copy_of(std::string_view bytes) {
   return out;
 }
 
-namespace {
-bool wants_arena(std::size_t size) {
+bool SharedBytes::wants_arena(std::size_t size) noexcept {
   const std::size_t min = BodyArena::shared().min_bytes();
   return min != 0 && size >= min;
 }
+
+namespace {
+BodyExtent extent_of(const auto& file) noexcept {
+  return BodyArena::shared().extent_at(file.segment, file.page, file.size);
+}
 }  // namespace
 
-SharedBytes SharedBytes::copy_sendable(std::string_view bytes) {
-  if (!wants_arena(bytes.size())) return copy_of(bytes);
+std::optional<SharedBytes::FileSpan> SharedBytes::file_span() const noexcept {
+  if (!rep_ || !rep_->in_file) return std::nullopt;
+  const BodyExtent e = extent_of(*static_cast<const FileRep*>(rep_));
+  return FileSpan{e.fd, e.offset};
+}
+
+const char* SharedBytes::file_data() const noexcept {
+  return extent_of(*static_cast<const FileRep*>(rep_)).data;
+}
+
+std::size_t SharedBytes::allocated_bytes() const noexcept {
+  if (!rep_) return 0;
+  if (rep_->in_file) return sizeof(FileRep) + BodyArena::round_to_pages(rep_->size);
+  return sizeof(Rep) + rep_->size;
+}
+
+// A copy in the arena, or null when it has no room.
+SharedBytes SharedBytes::arena_copy(std::string_view bytes) {
   auto extent = BodyArena::shared().allocate(bytes.size());
-  if (!extent) return copy_of(bytes);
+  if (!extent) return nullptr;
   FileRep* rep;
   try {
-    rep = new FileRep{{{1}, true, bytes.size()}, *extent};
+    rep = new FileRep{{{1}, true, bytes.size()},
+                      extent->segment,
+                      static_cast<std::uint32_t>(extent->offset / BodyArena::kPageBytes)};
   } catch (...) {
     BodyArena::shared().release(*extent);
     throw;
@@ -41,9 +63,23 @@ SharedBytes SharedBytes::copy_sendable(std::string_view bytes) {
   return out;
 }
 
-SharedBytes SharedBytes::sendable(SharedBytes bytes) {
-  if (!bytes || bytes.rep_->in_file || !wants_arena(bytes.size())) return bytes;
-  return copy_sendable(bytes.view());
+SharedBytes SharedBytes::copy_sendable(std::string_view bytes) {
+  if (!wants_arena(bytes.size())) return copy_of(bytes);
+  SharedBytes out = arena_copy(bytes);
+  return out ? out : copy_of(bytes);
+}
+
+void SharedBytes::append_sendable(std::vector<SharedBytes>& out, std::string_view bytes) {
+  if (!wants_arena(bytes.size())) {
+    out.push_back(copy_of(bytes));
+    return;
+  }
+  const std::size_t lead = bytes.size() % BodyArena::kPageBytes;
+  if (lead != 0) out.push_back(copy_of(bytes.substr(0, lead)));
+  const std::string_view pages = bytes.substr(lead);
+  if (pages.empty()) return;  // a min_bytes below a page
+  SharedBytes file = arena_copy(pages);
+  out.push_back(file ? std::move(file) : copy_of(pages));
 }
 
 void SharedBytes::release() noexcept {
@@ -52,7 +88,7 @@ void SharedBytes::release() noexcept {
   if (rep_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     if (rep_->in_file) {
       auto* file = static_cast<FileRep*>(rep_);
-      BodyArena::shared().release(file->extent);
+      BodyArena::shared().release(extent_of(*file));
       delete file;
     } else {
       rep_->~Rep();

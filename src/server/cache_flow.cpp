@@ -110,8 +110,18 @@ std::vector<std::string> omitted_by(const cache::ResponseDirectives& d) {
 // - a larger body whose pieces are small on average (a slow origin trickles) is cut again into
 //   kChunkBytes chunks, so the stored object does not pay a chunk's overhead per trickle;
 // - every chunk of at least `cache.memory.sendfile_min_size` goes to the body arena, from where
-//   hits send it with sendfile (core/body_arena.hpp).
+//   hits send it with sendfile (core/body_arena.hpp): its whole pages, after a heap chunk with
+//   the rest (SharedBytes::append_sendable).
 constexpr std::size_t kOneChunkMax = 256 * 1024;
+
+// A piece kept as it came, unless it belongs in the arena.
+void keep_or_move(std::vector<cache::Chunk>& out, cache::Chunk piece) {
+  if (piece.in_arena() || !cache::Chunk::wants_arena(piece.size())) {
+    out.push_back(std::move(piece));
+  } else {
+    cache::Chunk::append_sendable(out, piece.view());
+  }
+}
 
 std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces) {
   std::size_t total = 0;
@@ -122,11 +132,12 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces) {
   } else if (total / pieces.size() >= kChunkBytes / 4) {
     target = 0;  // the pieces stay as they are
   }
-  if (pieces.size() <= 1 || target == 0) {
-    for (auto& p : pieces) p = cache::Chunk::sendable(std::move(p));
-    return pieces;
-  }
   std::vector<cache::Chunk> out;
+  if (pieces.size() <= 1 || target == 0) {
+    out.reserve(pieces.size() + 1);
+    for (auto& p : pieces) keep_or_move(out, std::move(p));
+    return out;
+  }
   std::string chunk;
   chunk.reserve(target);
   for (const auto& p : pieces) {
@@ -136,12 +147,12 @@ std::vector<cache::Chunk> recut(std::vector<cache::Chunk> pieces) {
       chunk.append(v.substr(0, n));
       v.remove_prefix(n);
       if (chunk.size() == target) {
-        out.push_back(cache::Chunk::copy_sendable(chunk));
+        cache::Chunk::append_sendable(out, chunk);
         chunk.clear();
       }
     }
   }
-  if (!chunk.empty()) out.push_back(cache::Chunk::copy_sendable(chunk));
+  if (!chunk.empty()) cache::Chunk::append_sendable(out, chunk);
   return out;
 }
 
@@ -720,13 +731,14 @@ void CacheFlow::on_complete(const Snapshot& snap, const http::RequestHead& req,
     disk_write_->commit();  // the stream finishes on its own; the flow lets go of it
     disk_write_.reset();
   } else if (storing_ && pending_) {
-    if (!chunk_.empty()) {
+    if (pending_->chunks.empty()) {
       // The whole body in one piece goes straight where recut would copy it again.
-      pending_->chunks.push_back(pending_->chunks.empty() ? cache::Chunk::copy_sendable(chunk_)
-                                                          : cache::Chunk::copy_of(chunk_));
-      chunk_ = std::string();
+      if (!chunk_.empty()) cache::Chunk::append_sendable(pending_->chunks, chunk_);
+    } else {
+      if (!chunk_.empty()) pending_->chunks.push_back(cache::Chunk::copy_of(chunk_));
+      pending_->chunks = recut(std::move(pending_->chunks));
     }
-    pending_->chunks = recut(std::move(pending_->chunks));
+    chunk_ = std::string();
     pending_->chunk_count = static_cast<std::uint32_t>(pending_->chunks.size());
     pending_->id = g_next_object_id.fetch_add(1, std::memory_order_relaxed);
     cache::ObjectPtr obj = std::move(pending_);

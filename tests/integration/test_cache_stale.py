@@ -278,6 +278,27 @@ class ConditionalAndRangeHitTest(StaleTestCase):
         self.assertBody(r, body)
         self.assertOriginCount(o, f"/bytes/{n}", 1)
 
+    def test_a_body_kept_for_sendfile_is_exact_whole_and_in_ranges(self):
+        # 100,000 bytes: a 1,696-byte lead on the heap, then 24 pages in the body arena
+        # (SharedBytes::append_sendable); hits join the two, ranges cross the seam.
+        g, o = self.proxy()
+        n = 100_000
+        lead = n % 4096
+        target = url(f"/bytes/{n}", cc(f"max-age={LONG}"), ETAG)
+        body = pattern_bytes(n)
+        self.assertBody(self.fetch(target), body)
+        for _ in range(3):
+            r = self.fetch(target)
+            self.assertHit(r)
+            self.assertBody(r, body)
+        for first, last in ((0, lead - 1), (lead - 5, lead + 5), (lead, n - 1), (50, n - 10),
+                            (n - 4096, n - 1)):
+            with self.subTest(range=(first, last)):
+                r = self.fetch(target, headers={"Range": f"bytes={first}-{last}"})
+                self.assertEqual(r.status, 206, r)
+                self.assertBody(r, body[first:last + 1])
+        self.assertOriginCount(o, f"/bytes/{n}", 1)
+
 
 if __name__ == "__main__":
     harness.main()

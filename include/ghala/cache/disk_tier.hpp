@@ -93,7 +93,7 @@ class DiskTier {
   Result<Chunk> read_chunk(std::string_view primary_key, const StoredObject& object,
                            std::uint32_t index, const View* view = nullptr);
   // The whole body, every chunk checked, for objects small enough to hold in memory: its large
-  // chunks in the body arena (SharedBytes::copy_sendable), since it goes to the memory tier.
+  // chunks in the body arena (SharedBytes::append_sendable), since it goes to the memory tier.
   Result<std::vector<Chunk>> read_body(std::string_view primary_key, const StoredObject& object,
                                        const View* view = nullptr);
 
@@ -125,9 +125,11 @@ class DiskTier {
 
  private:
   explicit DiskTier(std::unique_ptr<Impl> impl);
-  Result<Chunk> read_chunk_with(std::string_view primary_key, const StoredObject& object,
-                                std::uint32_t index, const View* view,
-                                Chunk (*copy)(std::string_view));
+  // Appends chunk `index` to `out`: one heap copy, or (`sendable`) as
+  // SharedBytes::append_sendable keeps a body for the memory tier.
+  Status read_chunk_into(std::string_view primary_key, const StoredObject& object,
+                         std::uint32_t index, const View* view, bool sendable,
+                         std::vector<Chunk>& out);
   std::unique_ptr<Impl> impl_;
 };
 

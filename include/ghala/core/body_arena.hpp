@@ -16,6 +16,7 @@
 //
 // Thread-safe: one mutex, taken when an object is stored or freed, never per hit.
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -25,11 +26,17 @@
 #include <optional>
 #include <set>
 #include <utility>
-#include <vector>
-
-#include "ghala/core/body_extent.hpp"
 
 namespace ghala {
+
+// A range of pages in one of the arena's memory files.
+struct BodyExtent {
+  char* data = nullptr;       // the extent's bytes, mapped read-write
+  int fd = -1;                // the memory file, for sendfile
+  std::uint64_t offset = 0;   // of the extent in the file
+  std::uint64_t length = 0;   // whole pages
+  std::uint32_t segment = 0;  // index of the segment, for release
+};
 
 class BodyArena {
  public:
@@ -42,9 +49,12 @@ class BodyArena {
 
   static constexpr std::uint64_t kPageBytes = 4096;
   static constexpr std::uint64_t kDefaultSegmentBytes = 64ull << 20;
-  // Bodies this large go to the arena (config `cache.memory.sendfile_min_size`). Below it the
-  // copy saved is small against the page rounding (up to 4 KiB) and the second system call
-  // (head, then sendfile); gains were measured at 100 KiB (docs/benchmarks.md).
+  // At most this many segments are open at once (256 GiB of bodies at the default size); then
+  // allocate() says no and bodies stay on the heap.
+  static constexpr std::uint32_t kMaxSegments = 4096;
+  // Bodies this large go to the arena (config `cache.memory.sendfile_min_size`), their whole
+  // pages (SharedBytes::append_sendable). Below it the copy saved is small against the second
+  // system call (head, then sendfile); gains were measured at 100 KiB (docs/benchmarks.md).
   static constexpr std::size_t kDefaultMinBytes = 16 * 1024;
 
   explicit BodyArena(std::uint64_t segment_bytes = kDefaultSegmentBytes);
@@ -61,6 +71,17 @@ class BodyArena {
   std::optional<Extent> allocate(std::size_t size) noexcept;
   // Gives the extent back; its bytes must not be read any more.
   void release(const Extent& extent) noexcept;
+  // The extent of `length` bytes at page `page` of segment `segment`, as allocate() handed it
+  // out: SharedBytes keeps only those two numbers (8 bytes instead of the Extent's 40). Lock-free;
+  // the extent must not have been released.
+  Extent extent_at(std::uint32_t segment, std::uint32_t page, std::uint64_t length) const noexcept {
+    const Segment& s = *segments_[segment];
+    const std::uint64_t offset = std::uint64_t{page} * kPageBytes;
+    return Extent{s.base + offset, s.fd, offset, round_to_pages(length), segment};
+  }
+  static constexpr std::uint64_t round_to_pages(std::uint64_t n) noexcept {
+    return (n + kPageBytes - 1) / kPageBytes * kPageBytes;
+  }
 
   Stats stats() const;
 
@@ -71,7 +92,7 @@ class BodyArena {
 
  private:
   struct Segment {
-    int fd = -1;
+    int fd = -1;  // fd and base do not change while the segment holds an extent
     char* base = nullptr;
     std::map<std::uint64_t, std::uint64_t> free_by_offset;             // offset -> length
     std::set<std::pair<std::uint64_t, std::uint64_t>> free_by_length;  // (length, offset)
@@ -79,14 +100,17 @@ class BodyArena {
     std::size_t extents = 0;
   };
 
-  Segment* open_segment() noexcept;  // with the lock held
+  Segment* open_segment(std::uint32_t* index) noexcept;  // with the lock held
   void take(Segment& s, std::uint64_t offset, std::uint64_t length, std::uint64_t want);
   void give(Segment& s, std::uint64_t offset, std::uint64_t length);
   void close_segment(Segment& s) noexcept;
 
   const std::uint64_t segment_bytes_;
   mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Segment>> segments_;  // null where a segment was closed
+  // Null where no segment is open. A slot changes only under the lock and only while no extent
+  // lies in it (opening, closing), so extent_at() may read the slot of a live extent without it.
+  std::array<std::unique_ptr<Segment>, kMaxSegments> segments_;
+  std::uint32_t slots_in_use_ = 0;  // the slots past this one have never been used
   bool unsupported_ = false;
   std::atomic<std::size_t> min_bytes_{kDefaultMinBytes};
 };

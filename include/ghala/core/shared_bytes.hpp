@@ -5,9 +5,9 @@
 // count is atomic). Against std::shared_ptr<const std::string> this saves the separate control
 // block and string object (48 bytes in a 64-byte malloc chunk) and one allocation per chunk.
 //
-// The bytes are copied in once, by copy_of() or copy_sendable(); nothing can change them
-// afterwards. copy_sendable() puts large bodies in the body arena's memory files instead of the
-// heap (core/body_arena.hpp): file_span() then says where, for sendfile.
+// The bytes are copied in once, by copy_of(), copy_sendable() or append_sendable(); nothing can
+// change them afterwards. The last two put large bodies in the body arena's memory files instead
+// of the heap (core/body_arena.hpp): file_span() then says where, for sendfile.
 
 #include <atomic>
 #include <cstddef>
@@ -15,8 +15,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
-
-#include "ghala/core/body_extent.hpp"
+#include <vector>
 
 namespace ghala {
 
@@ -26,22 +25,25 @@ class SharedBytes {
   SharedBytes(std::nullptr_t) noexcept {}  // NOLINT: reads like the pointer it replaces
   // A new buffer holding a copy of `bytes`. Throws std::bad_alloc only.
   static SharedBytes copy_of(std::string_view bytes);
-  // A copy in the shared body arena when `bytes` is at least its min_bytes() and it has room;
-  // else copy_of(bytes). Throws std::bad_alloc only.
+  // A copy in the shared body arena (its size rounded up to whole pages) when `bytes` is at
+  // least the arena's min_bytes() and it has room; else copy_of(bytes). Throws std::bad_alloc.
   static SharedBytes copy_sendable(std::string_view bytes);
-  // `bytes` itself when it is already in the arena or copy_sendable would not move it there.
-  static SharedBytes sendable(SharedBytes bytes);
+  // Appends `bytes` to `out` as a cached body is best kept: when they are at least the arena's
+  // min_bytes(), their whole pages go to the arena and the rest (size % page, when not 0) first,
+  // on the heap, so that no page is rounded up. A hit then still takes two system calls: the head
+  // and that lead in one writev, the pages with sendfile. Smaller bodies: one heap copy.
+  // Throws std::bad_alloc only.
+  static void append_sendable(std::vector<SharedBytes>& out, std::string_view bytes);
+  // Whether append_sendable would move `size` bytes to the arena.
+  static bool wants_arena(std::size_t size) noexcept;
+  bool in_arena() const noexcept { return rep_ && rep_->in_file; }
 
   struct FileSpan {
     int fd;
     std::uint64_t offset;
   };
   // Where the bytes lie in a memory file, when they were copied into the body arena.
-  std::optional<FileSpan> file_span() const noexcept {
-    if (!rep_ || !rep_->in_file) return std::nullopt;
-    const auto& e = static_cast<const FileRep*>(rep_)->extent;
-    return FileSpan{e.fd, e.offset};
-  }
+  std::optional<FileSpan> file_span() const noexcept;
 
   SharedBytes(const SharedBytes& other) noexcept : rep_(other.rep_) {
     if (rep_) rep_->refs.fetch_add(1, std::memory_order_relaxed);
@@ -55,7 +57,7 @@ class SharedBytes {
 
   const char* data() const noexcept {
     if (!rep_) return nullptr;
-    return rep_->in_file ? static_cast<const FileRep*>(rep_)->extent.data : bytes_of(rep_);
+    return rep_->in_file ? file_data() : bytes_of(rep_);
   }
   std::size_t size() const noexcept { return rep_ ? rep_->size : 0; }
   bool empty() const noexcept { return size() == 0; }
@@ -68,11 +70,7 @@ class SharedBytes {
   friend bool operator==(const SharedBytes& a, std::nullptr_t) noexcept { return !a.rep_; }
   // Bytes of the allocation (header and bytes, whole pages in the arena), for memory
   // accounting; 0 when null.
-  std::size_t allocated_bytes() const noexcept {
-    if (!rep_) return 0;
-    if (rep_->in_file) return sizeof(FileRep) + static_cast<const FileRep*>(rep_)->extent.length;
-    return sizeof(Rep) + rep_->size;
-  }
+  std::size_t allocated_bytes() const noexcept;
 
  private:
   struct Rep {
@@ -80,10 +78,14 @@ class SharedBytes {
     bool in_file;  // a FileRep; else the bytes follow the Rep
     std::size_t size;
   };
+  // In the body arena (BodyArena::extent_at): 24 bytes, a 32-byte malloc chunk.
   struct FileRep : Rep {
-    BodyExtent extent;
+    std::uint32_t segment;
+    std::uint32_t page;
   };
   static char* bytes_of(Rep* r) noexcept { return reinterpret_cast<char*>(r + 1); }
+  static SharedBytes arena_copy(std::string_view bytes);
+  const char* file_data() const noexcept;
   void release() noexcept;
 
   Rep* rep_ = nullptr;

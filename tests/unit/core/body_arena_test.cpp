@@ -205,13 +205,64 @@ TEST_CASE("large shared bytes live in the shared arena; small ones on the heap")
 
     SharedBytes heap = SharedBytes::copy_of(big);
     CHECK_FALSE(heap.file_span());
-    SharedBytes moved = SharedBytes::sendable(heap);
-    REQUIRE(moved.file_span());
-    CHECK(moved.view() == big);
-    CHECK(SharedBytes::sendable(moved) == moved);  // already there: the same buffer
-    CHECK(SharedBytes::sendable(s) == s);          // too small: unchanged
+    CHECK_FALSE(heap.in_arena());
+    CHECK(b == nullptr);
+    CHECK(copy.in_arena());
   }
   CHECK(BodyArena::shared().stats().extents == before);
+}
+
+namespace {
+std::string joined(const std::vector<SharedBytes>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += p.view();
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a body kept for sendfile: its whole pages in the arena, the rest first on the heap") {
+  std::string body;
+  for (std::size_t i = 0; i < 5 * kPage + 123; ++i) body.push_back(static_cast<char>('a' + i % 26));
+  const auto before = BodyArena::shared().stats();
+  std::vector<SharedBytes> parts;
+  SharedBytes::append_sendable(parts, body);
+  REQUIRE(parts.size() == 2);
+  CHECK_FALSE(parts[0].in_arena());
+  CHECK(parts[0].size() == 123);
+  REQUIRE(parts[1].file_span());
+  CHECK(parts[1].size() == 5 * kPage);
+  CHECK(joined(parts) == body);
+  // No page is rounded up: the arena holds exactly the five pages.
+  CHECK(BodyArena::shared().stats().used_bytes == before.used_bytes + 5 * kPage);
+
+  SUBCASE("a whole number of pages is one arena chunk") {
+    std::vector<SharedBytes> whole;
+    SharedBytes::append_sendable(whole, std::string_view(body).substr(0, 5 * kPage));
+    REQUIRE(whole.size() == 1);
+    CHECK(whole[0].in_arena());
+  }
+  SUBCASE("a body below the threshold is one heap chunk") {
+    std::vector<SharedBytes> small;
+    SharedBytes::append_sendable(small, std::string_view(body).substr(0, 2 * kPage + 1));
+    REQUIRE(small.size() == 1);
+    CHECK_FALSE(small[0].in_arena());
+    CHECK(small[0].size() == 2 * kPage + 1);
+  }
+  SUBCASE("a threshold below a page keeps a body shorter than a page on the heap, whole") {
+    BodyArena::shared().set_min_bytes(100);
+    std::vector<SharedBytes> sub;
+    SharedBytes::append_sendable(sub, std::string_view(body).substr(0, 1000));
+    BodyArena::shared().set_min_bytes(BodyArena::kDefaultMinBytes);
+    REQUIRE(sub.size() == 1);
+    CHECK_FALSE(sub[0].in_arena());
+    CHECK(sub[0].view() == std::string_view(body).substr(0, 1000));
+  }
+  SUBCASE("appends after what the vector holds") {
+    std::vector<SharedBytes> more{SharedBytes::copy_of("x")};
+    SharedBytes::append_sendable(more, body);
+    REQUIRE(more.size() == 3);
+    CHECK(joined(more) == "x" + body);
+  }
 }
 
 TEST_CASE("the arena threshold is configurable, and 0 keeps every body on the heap") {
@@ -219,10 +270,12 @@ TEST_CASE("the arena threshold is configurable, and 0 keeps every body on the he
   const std::string body(64 * 1024, 'b');
   arena.set_min_bytes(0);
   CHECK_FALSE(SharedBytes::copy_sendable(body).file_span());
-  CHECK_FALSE(SharedBytes::sendable(SharedBytes::copy_of(body)).file_span());
+  CHECK_FALSE(SharedBytes::wants_arena(body.size()));
   arena.set_min_bytes(body.size() + 1);
   CHECK_FALSE(SharedBytes::copy_sendable(body).file_span());
+  CHECK_FALSE(SharedBytes::wants_arena(body.size()));
   arena.set_min_bytes(body.size());
   CHECK(SharedBytes::copy_sendable(body).file_span());
+  CHECK(SharedBytes::wants_arena(body.size()));
   arena.set_min_bytes(BodyArena::kDefaultMinBytes);
 }
