@@ -126,7 +126,12 @@ void overhead_with_ghost(std::size_t n, std::size_t body) {
 }
 
 // Bodies of 16 to 20 KiB in the body arena, their lengths spread over every remainder modulo a
-// page: heap and arena bytes per object beyond the raw header and body bytes.
+// page: heap and arena bytes per object beyond the raw header and body bytes; then the same with
+// evictions (2n inserts into room for n), the ghost set full.
+std::size_t arena_body(std::size_t i) {
+  return 16 * 1024 + (i * 2654435761u) % 4096;
+}
+
 void overhead_arena(std::size_t n) {
   auto& arena = ghala::BodyArena::shared();
   const std::size_t h0 = heap_in_use();
@@ -135,10 +140,11 @@ void overhead_arena(std::size_t n) {
   objects.reserve(n);
   const std::size_t h_vec = heap_in_use();
   double raw = 0;
+  std::uint64_t charge = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t body = 16 * 1024 + (i * 2654435761u) % 4096;
-    objects.push_back(typical_object(i, body, 0, true));
-    raw += double(body) + double(raw_header_bytes(*objects.back()));
+    objects.push_back(typical_object(i, arena_body(i), 0, true));
+    raw += double(arena_body(i)) + double(raw_header_bytes(*objects.back()));
+    charge += ghala::cache::memory_charge(url(i), *objects.back());
   }
   const std::size_t h1 = heap_in_use();
   const std::uint64_t a1 = arena.stats().used_bytes;
@@ -152,8 +158,31 @@ void overhead_arena(std::size_t n) {
   const double beyond = (heap + double(a1 - a0) - raw) / double(n);
   std::printf(
       "objects %zu, bodies of 16-20 KiB in the body arena (heap lead + whole pages), 0 tags\n"
-      "  heap %.1f B + arena %.1f B per object; beyond raw header and body bytes: %.1f B\n",
-      n, heap / double(n), double(a1 - a0) / double(n), beyond);
+      "  heap %.1f B + arena %.1f B per object; beyond raw header and body bytes: %.1f B\n"
+      "  charged per object (memory_charge): %.1f B, real per object: %.1f B\n",
+      n, heap / double(n), double(a1 - a0) / double(n), beyond, double(charge) / double(n),
+      (heap + double(a1 - a0)) / double(n));
+  objects.clear();
+  objects.shrink_to_fit();
+
+  const std::size_t h2 = heap_in_use();
+  const std::uint64_t a2 = arena.stats().used_bytes;
+  MemoryTier tier({.max_bytes = charge / 2, .shards = 16});
+  for (std::size_t i = 0; i < 2 * n; ++i) {
+    tier.insert(url(i), typical_object(i, arena_body(i), 0, true));
+  }
+  double resident_raw = 0;
+  for (const auto& [key, obj] : tier.snapshot()) {
+    resident_raw += double(obj->body_size) + double(raw_header_bytes(*obj));
+  }
+  const auto st = tier.stats();
+  const double real =
+      double(heap_in_use() - h2) + double(arena.stats().used_bytes - a2) - resident_raw;
+  std::printf(
+      "  with evictions: %llu resident, %llu ghost entries; beyond raw header and body bytes per "
+      "resident object: %.1f B (incl. its ghost share)\n",
+      static_cast<unsigned long long>(st.objects),
+      static_cast<unsigned long long>(st.ghost_entries), real / double(st.objects));
   (void)h0;
 }
 

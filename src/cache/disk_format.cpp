@@ -232,7 +232,7 @@ Result<MetaRecord> decode_meta(std::string_view key, std::string_view value) {
   if (n > in.remaining() / kMinTagBytes) in.fail();
   for (std::uint64_t i = 0; in.ok() && i < n; ++i) {
     std::string_view tag = in.bytes();
-    if (in.ok()) o.tags.emplace_back(tag);
+    if (in.ok()) o.tags.push_back(std::string(tag));
   }
   if (!in.ok() || in.remaining() != 0) return invalid("malformed metadata record");
 

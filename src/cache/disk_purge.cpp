@@ -43,7 +43,8 @@ Result<std::size_t> purge_tagged(DiskTier::Impl& t, const std::string& key, std:
   auto rec = t.load_meta(key);
   if (!rec.ok()) return rec.error();
   rocksdb::WriteBatch batch;
-  const auto& tags = rec.value() ? rec.value()->object.tags : std::vector<std::string>{};
+  const TagList no_tags;
+  const TagList& tags = rec.value() ? rec.value()->object.tags : no_tags;
   if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
     (void)batch.Delete(t.tags, disk::tag_key(tag, key));
     if (auto ok = t.write(batch, false, "delete stale tag"); !ok) return ok.error();

@@ -43,6 +43,7 @@ std::uint64_t memory_charge(std::string_view primary_key, const StoredObject& ob
   std::uint64_t c = kMemoryObjectOverhead + primary_key.size() + string_bytes(obj.vary_key);
   c += obj.headers.storage_bytes();  // fields, their index and text, in one block
   // A tag's text lives in the object and, once per shard, as a tag index key: charge it twice.
+  if (!obj.tags.empty()) c += kMemoryTagListOverhead;
   for (const std::string& t : obj.tags) c += kMemoryTagOverhead + 2 * string_bytes(t);
   for (const Chunk& ch : obj.chunks) {
     c += kMemoryChunkOverhead + ch.allocated_bytes();

@@ -9,8 +9,9 @@ namespace ghala {
 
 // The one place these buffers are allocated and freed: Rep, then the bytes, in one block.
 SharedBytes SharedBytes::copy_of(std::string_view bytes) {
+  if (bytes.size() > kMaxBytes) throw std::bad_alloc();
   void* block = ::operator new(sizeof(Rep) + bytes.size());
-  Rep* rep = ::new (block) Rep{{1}, false, bytes.size()};
+  Rep* rep = ::new (block) Rep{{1}, static_cast<std::uint32_t>(bytes.size())};
   if (!bytes.empty()) std::memcpy(bytes_of(rep), bytes.data(), bytes.size());
   SharedBytes out;
   out.rep_ = rep;
@@ -24,12 +25,12 @@ bool SharedBytes::wants_arena(std::size_t size) noexcept {
 
 namespace {
 BodyExtent extent_of(const auto& file) noexcept {
-  return BodyArena::shared().extent_at(file.segment, file.page, file.size);
+  return BodyArena::shared().extent_at(file.segment, file.page, file.size());
 }
 }  // namespace
 
 std::optional<SharedBytes::FileSpan> SharedBytes::file_span() const noexcept {
-  if (!rep_ || !rep_->in_file) return std::nullopt;
+  if (!rep_ || !rep_->in_file()) return std::nullopt;
   const BodyExtent e = extent_of(*static_cast<const FileRep*>(rep_));
   return FileSpan{e.fd, e.offset};
 }
@@ -40,17 +41,18 @@ const char* SharedBytes::file_data() const noexcept {
 
 std::size_t SharedBytes::allocated_bytes() const noexcept {
   if (!rep_) return 0;
-  if (rep_->in_file) return sizeof(FileRep) + BodyArena::round_to_pages(rep_->size);
-  return sizeof(Rep) + rep_->size;
+  if (rep_->in_file()) return sizeof(FileRep) + BodyArena::round_to_pages(rep_->size());
+  return sizeof(Rep) + rep_->size();
 }
 
 // A copy in the arena, or null when it has no room.
 SharedBytes SharedBytes::arena_copy(std::string_view bytes) {
+  if (bytes.size() > kMaxBytes) return nullptr;
   auto extent = BodyArena::shared().allocate(bytes.size());
   if (!extent) return nullptr;
   FileRep* rep;
   try {
-    rep = new FileRep{{{1}, true, bytes.size()},
+    rep = new FileRep{{{1}, static_cast<std::uint32_t>(bytes.size()) | Rep::kInFile},
                       extent->segment,
                       static_cast<std::uint32_t>(extent->offset / BodyArena::kPageBytes)};
   } catch (...) {
@@ -86,7 +88,7 @@ void SharedBytes::release() noexcept {
   if (!rep_) return;
   // acq_rel: the last owner must see every other owner's reads finished before freeing.
   if (rep_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (rep_->in_file) {
+    if (rep_->in_file()) {
       auto* file = static_cast<FileRep*>(rep_);
       BodyArena::shared().release(extent_of(*file));
       delete file;

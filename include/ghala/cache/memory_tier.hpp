@@ -150,9 +150,10 @@ class MemoryTier {
 // allocator rounding, the index and the ghost entry each resident object may leave behind.
 // kMemoryObjectOverhead: the node (key inline) and its malloc rounding, its bucket slot, the
 // StoredObject with its control block, the ghost entry, the header block's malloc rounding.
-inline constexpr std::uint64_t kMemoryObjectOverhead = 376;
-inline constexpr std::uint64_t kMemoryChunkOverhead = 48;  // vector slot, malloc rounding
-inline constexpr std::uint64_t kMemoryTagOverhead = 96;    // one tag and its index entry
+inline constexpr std::uint64_t kMemoryObjectOverhead = 360;
+inline constexpr std::uint64_t kMemoryChunkOverhead = 48;    // vector slot, malloc rounding
+inline constexpr std::uint64_t kMemoryTagListOverhead = 32;  // a tagged object's tag vector
+inline constexpr std::uint64_t kMemoryTagOverhead = 96;      // one tag and its index entry
 
 // What the tier charges for storing obj under primary_key.
 std::uint64_t memory_charge(std::string_view primary_key, const StoredObject& obj) noexcept;

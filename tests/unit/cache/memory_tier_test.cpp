@@ -134,7 +134,7 @@ TEST_CASE("the charge counts headers, tags and chunks with the documented overhe
   with->chunks = {Chunk::copy_of("0123456789")};
   with->body_size = 10;
   const std::uint64_t field = 8 + 6 + 4 + 5;  // FrozenHeaders: prefix, index, "x-h0": "value"
-  const std::uint64_t tag = kMemoryTagOverhead + 2 * 2;
+  const std::uint64_t tag = kMemoryTagListOverhead + kMemoryTagOverhead + 2 * 2;
   const std::uint64_t chunk = kMemoryChunkOverhead + with->chunks[0].allocated_bytes();
   CHECK(with->chunks[0].allocated_bytes() >= 10);
   CHECK(memory_charge("/k", *with) == kMemoryObjectOverhead + 2 + field + tag + chunk);
@@ -523,4 +523,27 @@ TEST_CASE("the ghost set remembers the last `limit` additions, as a reference mo
     if (id != 1) CHECK(ghost.take(id) == model.take(id));
   }
   CHECK(ghost.size() == model.seq_of.size());
+}
+
+TEST_CASE("an object's tag list: empty without an allocation, copied deeply, compared by value") {
+  using ghala::cache::TagList;
+  TagList none;
+  CHECK(none.empty());
+  CHECK(none.size() == 0);
+  CHECK(none.begin() == none.end());
+  CHECK(TagList(std::vector<std::string>{}).empty());  // an empty vector holds nothing either
+  TagList two{"a", "b"};
+  CHECK(two.size() == 2);
+  CHECK(two[1] == "b");
+  TagList copy = two;
+  copy.push_back("c");
+  CHECK(two.size() == 2);  // the copy has its own strings
+  CHECK(copy == std::vector<std::string>{"a", "b", "c"});
+  CHECK_FALSE(copy == two);
+  TagList moved = std::move(copy);
+  CHECK(moved.size() == 3);
+  none.push_back("x");
+  CHECK(none == TagList{"x"});
+  std::vector<std::string> seen(moved.begin(), moved.end());
+  CHECK(seen == std::vector<std::string>{"a", "b", "c"});
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,4 +59,15 @@ TEST_CASE("shared bytes are released once when copies go away on several threads
   b = nullptr;
   for (auto& t : threads) t.join();
   CHECK(bad == 0);
+}
+
+TEST_CASE("a buffer holds at most kMaxBytes; beyond, copy_of refuses before copying") {
+  const char byte = 'x';
+  // A view of a claimed length: copy_of must refuse it on the size alone, never read it.
+  const std::string_view huge(&byte, SharedBytes::kMaxBytes + 1);
+  CHECK_THROWS_AS(SharedBytes::copy_of(huge), std::bad_alloc);
+  SharedBytes b = SharedBytes::copy_of(std::string(1000, 'y'));
+  CHECK(b.size() == 1000);
+  CHECK_FALSE(b.in_arena());
+  CHECK(b.allocated_bytes() == 1000 + 8);  // count and size in 8 bytes
 }
