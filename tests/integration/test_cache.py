@@ -729,18 +729,21 @@ class ObservabilityTest(CacheTestCase):
 class OnlyIfCachedTest(CacheTestCase):
     def test_only_if_cached_answers_504_without_asking_the_origin(self):
         g, o = self.proxy()
-        target = url("/counter/oic", cc("max-age=1"), ("ETag", '"e"'))
+        # A long lifetime for the hit (a max-age of 1 s could expire between two requests on a
+        # loaded machine), and an object stored already stale (max-age=0) for the 504.
+        target = url("/counter/oic", cc(f"max-age={LONG}"), ("ETag", '"e"'))
         oic = {"Cache-Control": "only-if-cached"}
         r = self.fetch(target, headers=oic)
         self.assertEqual(r.status, 504, r)
         self.assertOriginCount(o, "/counter/oic", 0, "(only-if-cached never forwards)")
         self.assertForwarded(self.fetch(target), "uri-miss", stored=True)
         self.assertHit(self.fetch(target, headers=oic))
-        time.sleep(EXPIRE_WAIT)  # stale now: answering would need a validation
-        r = self.fetch(target, headers=oic)
+        stale = url("/counter/oic-stale", cc("max-age=0"), ("ETag", '"s"'))
+        self.assertForwarded(self.fetch(stale), "uri-miss", stored=True)
+        r = self.fetch(stale, headers=oic)  # answering would need a validation
         self.assertEqual(r.status, 504, r)
         self.assertOriginCount(o, "/counter/oic", 1)
-
+        self.assertOriginCount(o, "/counter/oic-stale", 1)
 
 if __name__ == "__main__":
     harness.main()
