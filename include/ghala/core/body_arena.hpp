@@ -62,7 +62,7 @@ class BodyArena {
   BodyArena(const BodyArena&) = delete;
   BodyArena& operator=(const BodyArena&) = delete;
 
-  // The process-wide arena that SharedBytes::copy_sendable uses.
+  // The process-wide arena that SharedBytes::append_sendable and copy_sendable use.
   static BodyArena& shared();
 
   // Room for `size` bytes (rounded up to whole pages), or nullopt: size 0 or larger than a
@@ -85,7 +85,7 @@ class BodyArena {
 
   Stats stats() const;
 
-  // Bodies of at least this many bytes are put in the arena by SharedBytes::copy_sendable;
+  // Bodies of at least this many bytes are put in the arena by SharedBytes::append_sendable;
   // 0: none. Set from the config each time one is loaded.
   std::size_t min_bytes() const noexcept { return min_bytes_.load(std::memory_order_relaxed); }
   void set_min_bytes(std::size_t n) noexcept { min_bytes_.store(n, std::memory_order_relaxed); }

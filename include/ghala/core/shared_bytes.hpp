@@ -28,8 +28,9 @@ class SharedBytes {
   // A new buffer holding a copy of `bytes`. Throws std::bad_alloc only, also for more than
   // kMaxBytes.
   static SharedBytes copy_of(std::string_view bytes);
-  // A copy in the shared body arena (its size rounded up to whole pages) when `bytes` is at
-  // least the arena's min_bytes() and it has room; else copy_of(bytes). Throws std::bad_alloc.
+  // A copy in one piece in the shared body arena (its size rounded up to whole pages) when
+  // `bytes` is at least the arena's min_bytes() and it has room; else copy_of(bytes). The cache
+  // keeps bodies with append_sendable instead, which rounds nothing up. Throws std::bad_alloc.
   static SharedBytes copy_sendable(std::string_view bytes);
   // Appends `bytes` to `out` as a cached body is best kept: when they are at least the arena's
   // min_bytes(), their whole pages go to the arena and the rest (size % page, when not 0) first,
