@@ -142,16 +142,12 @@ std::optional<BodyArena::Extent> BodyArena::allocate(std::size_t size) noexcept 
 }
 
 void BodyArena::release(const Extent& e) noexcept {
-  Segment* s = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    s = segments_[e.segment].get();
-  }
   // Before the range can be handed out again: the file lets go of its pages, which sockets may
   // still hold (see the header). Outside the lock: it is a system call per freed object.
-  ::fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(e.offset),
+  ::fallocate(e.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(e.offset),
               static_cast<off_t>(e.length));
   std::lock_guard lock(mu_);
+  Segment* s = segments_[e.segment].get();
   try {
     give(*s, e.offset, e.length);
   } catch (const std::bad_alloc&) {
